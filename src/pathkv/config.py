@@ -1,0 +1,112 @@
+"""One Settings object: ``PATHKV_*`` environment variables first, CLI flags override.
+
+Every field has a default, a type and a docstring; README.md's configuration table lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "PATHKV_"
+
+
+class ConfigError(Exception):
+    """A setting has a value pathkv cannot use; the message names it."""
+
+
+def default_store_url() -> str:
+    """``sqlite:///$XDG_DATA_HOME/pathkv/pathkv.db`` (``~/.local/share/pathkv/pathkv.db``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(base) / 'pathkv' / 'pathkv.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    """Address to listen on."""
+    port: int = 8080
+    """TCP port to listen on."""
+    workers: int = 1
+    """Server worker processes."""
+    store: str = dataclasses.field(default_factory=default_store_url)
+    """Store URL: sqlite:///path.db, redis://[:password@]host:port/db or rediss://..."""
+    default_ttl: int = 365 * 24 * 3600
+    """Seconds a document lives after its last write, unless the PUT gives ?ttl=."""
+    max_ttl: int = 10 * 365 * 24 * 3600
+    """Largest ?ttl= a client may ask for, in seconds."""
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body accepted (413 beyond)."""
+    max_depth: int = 64
+    """Deepest JSON nesting accepted (400 beyond)."""
+    max_path_bytes: int = 1024
+    """Longest normalized path in UTF-8 bytes (414 beyond)."""
+    body_timeout: float = 10.0
+    """Seconds a client may take to send its whole body (408 beyond)."""
+    log_level: str = "INFO"
+    """Log level; INFO logs one JSON line per request."""
+    hit_flush_interval: float = 0.5
+    """Seconds between writes of buffered hit counts (embedded store)."""
+    sweep_interval: float = 60.0
+    """Seconds between background removals of expired documents; 0 turns it off."""
+    shutdown_delay: float = 1.0
+    """Seconds /-/readyz answers 503 after SIGTERM before the server stops accepting."""
+    redis_prefix: str = "pathkv:"
+    """Prefix of every Redis key pathkv writes, so it can share a Redis."""
+    redis_pool_size: int = 1
+    """Redis connections per worker (each is multiplexed; requests pipeline on it)."""
+    redis_connect_timeout: float = 2.0
+    """Seconds to wait for a Redis connection."""
+    redis_timeout: float = 1.0
+    """Seconds to wait for one Redis request before answering 504."""
+    redis_retries: int = 5
+    """Reconnection attempts, with exponential backoff, before a connection is declared lost."""
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Read ``PATHKV_<FIELD>`` from env, then apply non-None overrides (CLI flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(ENV_PREFIX + field.name.upper())
+            if raw is not None and raw != "":
+                values[field.name] = _coerce(field.name, field.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as ``PATHKV_*`` variables, to hand to worker processes."""
+        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+    def validate(self) -> None:
+        positive = ("port", "workers", "default_ttl", "max_ttl", "max_body_bytes", "max_depth",
+                    "max_path_bytes", "body_timeout", "hit_flush_interval", "redis_pool_size",
+                    "redis_connect_timeout", "redis_timeout")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+        for name in ("sweep_interval", "shutdown_delay", "redis_retries"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()} must not be negative")
+        if self.port > 65535:
+            raise ConfigError(f"{ENV_PREFIX}PORT must be at most 65535")
+        if self.default_ttl > self.max_ttl:
+            raise ConfigError(f"{ENV_PREFIX}DEFAULT_TTL must not exceed {ENV_PREFIX}MAX_TTL")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+
+def _coerce(name: str, kind: Any, raw: str) -> Any:
+    target = {"int": int, "float": float, "str": str}[kind if isinstance(kind, str) else kind.__name__]
+    try:
+        return target(raw)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {target.__name__}") from None

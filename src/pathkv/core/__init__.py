@@ -1,0 +1,1 @@
+"""The rules of pathkv: pure Python, no HTTP and no storage engine imports."""

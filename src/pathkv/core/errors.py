@@ -1,0 +1,106 @@
+"""Every error a client can see, as one exception type per problem.
+
+The web layer renders these as RFC 9457 problem+json; nothing else decides a status code.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class Problem(Exception):
+    """An error with an HTTP status, a stable type slug and a human title."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+    @property
+    def type_uri(self) -> str:
+        return f"urn:pathkv:problem:{self.slug}"
+
+
+class BadRequest(Problem):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+
+class InvalidPath(BadRequest):
+    slug = "invalid-path"
+    title = "Invalid path"
+
+
+class InvalidDocument(BadRequest):
+    slug = "invalid-document"
+    title = "Invalid document"
+
+
+class InvalidParameter(BadRequest):
+    slug = "invalid-parameter"
+    title = "Invalid query parameter"
+
+
+class NotFound(Problem):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class MethodNotAllowed(Problem):
+    status = 405
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+
+
+class RequestTimeout(Problem):
+    status = 408
+    slug = "request-timeout"
+    title = "Request body not received in time"
+
+
+class PreconditionFailed(Problem):
+    status = 412
+    slug = "precondition-failed"
+    title = "Precondition failed"
+
+
+class PayloadTooLarge(Problem):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+class PathTooLong(Problem):
+    status = 414
+    slug = "path-too-long"
+    title = "Path too long"
+
+
+class UnsupportedMediaType(Problem):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class StoreUnavailable(Problem):
+    status = 503
+    slug = "store-unavailable"
+    title = "Store unavailable"
+
+
+class StoreTimeout(Problem):
+    status = 504
+    slug = "store-timeout"
+    title = "Store timed out"
+
+
+class NotReady(Problem):
+    status = 503
+    slug = "not-ready"
+    title = "Not ready"

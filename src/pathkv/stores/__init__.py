@@ -1,0 +1,1 @@
+"""Storage engines behind one contract (see contract.py); chosen by URL in registry.py."""

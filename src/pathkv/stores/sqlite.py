@@ -1,0 +1,367 @@
+"""The embedded store: one SQLite file in WAL mode, safe for several worker processes.
+
+Writes go through one writer thread per process that commits whatever is queued in one
+transaction (group commit: one fsync for many writes, the event loop never waits on disk).
+Reads run on the event loop's thread on their own connection; WAL readers never block
+writers. Hits are counted in memory and added to the file every ``hit_flush_interval``.
+
+Durability: ``synchronous=FULL`` - a write is acknowledged only after its transaction is
+in the WAL on disk, so it survives the process being killed and the machine losing power.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pathkv.core.etags import Expect
+from pathkv.stores.contract import ConditionFailed, Record, StoreError, Write
+
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    path TEXT PRIMARY KEY,
+    body BLOB NOT NULL,
+    version INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    last_updated INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS documents_expires_at ON documents (expires_at);
+CREATE INDEX IF NOT EXISTS documents_hits ON documents (hits);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+COLUMNS = "path, body, version, digest, last_updated, expires_at, hits"
+UPSERT = f"""
+INSERT INTO documents ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (path) DO UPDATE SET body = excluded.body, version = excluded.version,
+    digest = excluded.digest, last_updated = excluded.last_updated,
+    expires_at = excluded.expires_at, hits = excluded.hits
+"""
+MAX_BATCH = 256
+BUSY_TIMEOUT_MS = 5000
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def _initialize(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(path)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(SCHEMA)
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open SQLite database {path}: {exc}") from None
+
+
+def _upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with prefix."""
+    last = ord(prefix[-1])
+    if last >= 0x10FFFF:
+        return None
+    return prefix[:-1] + chr(last + 1)
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    return Record(row[0], bytes(row[1]), row[2], row[3], row[4], row[5], row[6])
+
+
+class _Writer:
+    """A thread that owns the write connection and commits queued operations in batches."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._queue: queue.SimpleQueue[
+            tuple[Op, asyncio.Future[Any], asyncio.AbstractEventLoop] | None
+        ] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="pathkv-sqlite-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, op: Op) -> asyncio.Future[Any]:
+        if not self._thread.is_alive():
+            raise StoreError("the SQLite writer is stopped")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put((op, future, loop))
+        return future
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = _connect(self._path)
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stopping = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stopping = True
+                        break
+                    batch.append(item)
+                self._commit(conn, batch)
+                if stopping:
+                    return
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _commit(
+        conn: sqlite3.Connection,
+        batch: list[tuple[Op, asyncio.Future[Any], asyncio.AbstractEventLoop]],
+    ) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op, _, _ in batch:
+                try:
+                    outcomes.append((True, op(conn)))
+                except ConditionFailed as exc:  # raised before the op changed anything
+                    outcomes.append((False, exc))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            error = StoreError(f"SQLite write failed: {exc}")
+            outcomes = [(False, error)] * len(batch)
+        for (_, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
+            loop.call_soon_threadsafe(_settle, future, ok, value)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+class SQLiteStore:
+    def __init__(self, path: Path, hit_flush_interval: float = 0.5) -> None:
+        self.path = path
+        self.hit_flush_interval = hit_flush_interval
+        self._writer: _Writer | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._pending_hits: dict[str, int] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    # lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await asyncio.to_thread(_initialize, self.path)
+        self._reader = _connect(self.path)
+        self._writer = _Writer(self.path)
+        self._flusher = asyncio.create_task(self._flush_periodically())
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        if self._writer is not None:
+            with contextlib.suppress(StoreError):
+                await self.flush_hits()
+            await asyncio.to_thread(self._writer.stop)
+            self._writer = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    async def ping(self) -> None:
+        if self._writer is None or not self._writer.alive():
+            raise StoreError("the SQLite store is not open")
+        self._read("SELECT 1", ())
+
+    # helpers ---------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        if self._reader is None:
+            raise StoreError("the SQLite store is not open")
+        try:
+            return self._reader.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from None
+
+    async def _write(self, op: Op) -> Any:
+        if self._writer is None:
+            raise StoreError("the SQLite store is not open")
+        return await self._writer.submit(op)
+
+    # hits ------------------------------------------------------------------------------
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.hit_flush_interval)
+            with contextlib.suppress(StoreError):
+                await self.flush_hits()
+
+    async def flush_hits(self) -> None:
+        """Add buffered hits to the file; on failure they stay buffered for the next try."""
+        if not self._pending_hits:
+            return
+        pending, self._pending_hits = self._pending_hits, {}
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE documents SET hits = hits + ? WHERE path = ?",
+                [(count, path) for path, count in pending.items()],
+            )
+
+        try:
+            await self._write(op)
+        except StoreError:
+            for path, count in pending.items():
+                self._pending_hits[path] = self._pending_hits.get(path, 0) + count
+            raise
+
+    # contract --------------------------------------------------------------------------
+
+    async def put(self, write: Write, expect: Expect | None) -> tuple[Record, bool]:
+        def op(conn: sqlite3.Connection) -> tuple[Record, bool]:
+            row = conn.execute(
+                "SELECT version, digest, expires_at, hits FROM documents WHERE path = ?",
+                (write.path,),
+            ).fetchone()
+            live = row is not None and row[2] > write.now
+            if expect is not None and not expect.holds((row[0], row[1]) if live else None):
+                raise ConditionFailed(write.path)
+            record = Record(
+                write.path, write.body, row[0] + 1 if live else 1, write.digest,
+                write.now, write.expires_at, row[3] if live else 0,
+            )
+            conn.execute(UPSERT, (record.path, record.body, record.version, record.digest,
+                                  record.last_updated, record.expires_at, record.hits))
+            return record, not live
+
+        record, created = await self._write(op)
+        if created:
+            self._pending_hits.pop(write.path, None)
+        return record, created
+
+    async def get(self, path: str, now: int, count_hit: bool) -> Record | None:
+        rows = self._read(
+            f"SELECT {COLUMNS} FROM documents WHERE path = ? AND expires_at > ?", (path, now)
+        )
+        if not rows:
+            return None
+        pending = self._pending_hits.get(path, 0)
+        if count_hit:
+            pending += 1
+            self._pending_hits[path] = pending
+        row = rows[0]
+        return Record(row[0], row[1], row[2], row[3], row[4], row[5], row[6] + pending)
+
+    async def delete(self, path: str, now: int, expect: Expect | None) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT version, digest FROM documents WHERE path = ? AND expires_at > ?",
+                (path, now),
+            ).fetchone()
+            if expect is not None and not expect.holds((row[0], row[1]) if row else None):
+                raise ConditionFailed(path)
+            if row is None:
+                return False
+            conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+            return True
+
+        found: bool = await self._write(op)
+        self._pending_hits.pop(path, None)
+        return found
+
+    async def keys(self, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
+        lower_op, lower = (">", after) if after is not None and after >= prefix else (">=", prefix)
+        upper = _upper_bound(prefix)
+        sql = f"SELECT path FROM documents WHERE path {lower_op} ? AND expires_at > ?"
+        params: tuple[Any, ...] = (lower, now)
+        if upper is not None:
+            sql += " AND path < ?"
+            params += (upper,)
+        rows = self._read(sql + " ORDER BY path LIMIT ?", (*params, limit))
+        return [row[0] for row in rows]
+
+    async def records(self, after: str | None, limit: int, now: int) -> list[Record]:
+        rows = self._read(
+            f"SELECT {COLUMNS} FROM documents WHERE path > ? AND expires_at > ? "
+            "ORDER BY path LIMIT ?",
+            (after or "", now, limit),
+        )
+        return [_record(row) for row in rows]
+
+    async def restore(self, record: Record, now: int) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT version FROM documents WHERE path = ? AND expires_at > ?",
+                (record.path, now),
+            ).fetchone()
+            if record.expires_at <= now or (row is not None and row[0] >= record.version):
+                return False
+            conn.execute(UPSERT, (record.path, record.body, record.version, record.digest,
+                                  record.last_updated, record.expires_at, record.hits))
+            return True
+
+        restored: bool = await self._write(op)
+        return restored
+
+    async def incr_root(self) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "INSERT INTO counters (name, value) VALUES ('root', 1) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+            ).fetchone()
+            return int(row[0])
+
+        value: int = await self._write(op)
+        return value
+
+    async def top_hits(self, limit: int, now: int) -> list[tuple[str, int]]:
+        rows = self._read(
+            "SELECT path, hits FROM documents WHERE hits > 0 AND expires_at > ? "
+            "ORDER BY hits DESC, path LIMIT ?",
+            (now, limit),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def sweep(self, now: int, limit: int) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "DELETE FROM documents WHERE path IN "
+                "(SELECT path FROM documents WHERE expires_at <= ? LIMIT ?)",
+                (now, limit),
+            )
+            return cursor.rowcount
+
+        removed: int = await self._write(op)
+        return removed

@@ -1,0 +1,1 @@
+"""The HTTP adapter: a framework-free ASGI application over the core service."""

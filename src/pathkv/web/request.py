@@ -1,0 +1,67 @@
+"""Reading what the client sent: headers, query parameters and a bounded, timed body."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qs
+
+from pathkv.core.errors import BadRequest, PayloadTooLarge, RequestTimeout
+
+Scope = dict[str, Any]
+Receive = Any
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request was read."""
+
+
+def headers_of(scope: Scope) -> dict[bytes, bytes]:
+    """Request headers by lower-case name (a repeated header keeps its last value)."""
+    return dict(scope["headers"])
+
+
+def query_of(scope: Scope) -> dict[str, str]:
+    raw: bytes = scope.get("query_string", b"")
+    if not raw:
+        return {}
+    try:
+        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("query string is not valid UTF-8") from None
+    return {name: values[-1] for name, values in parsed.items()}
+
+
+def text_header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")
+
+
+async def read_body(
+    receive: Receive, headers: dict[bytes, bytes], limit: int, timeout: float
+) -> bytes:
+    """The whole body, refusing (413) as soon as it is known to exceed limit."""
+    declared = headers.get(b"content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("Content-Length is not a number")
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"body of {int(declared)} bytes is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"body is over the {limit}-byte limit")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -1,0 +1,58 @@
+"""Responses as plain values, and the rendering of every error as problem+json (RFC 9457)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.utils import formatdate
+
+import orjson
+
+from pathkv.core.errors import Problem, StoreTimeout, StoreUnavailable
+from pathkv.stores.contract import StoreError, StoreTimeoutError
+
+JSON = b"application/json"
+PROBLEM_JSON = b"application/problem+json"
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: bytes | None = JSON
+    headers: Headers = field(default_factory=list)
+
+
+def json_response(status: int, value: object, headers: Headers | None = None) -> Response:
+    return Response(status, orjson.dumps(value), JSON, headers or [])
+
+
+def http_date(unix_ms: int) -> bytes:
+    return formatdate(unix_ms / 1000, usegmt=True).encode("ascii")
+
+
+def as_problem(exc: Exception) -> Problem:
+    """The one place a store failure becomes a client-visible problem."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, StoreTimeoutError):
+        return StoreTimeout(str(exc) or "the store did not answer in time")
+    if isinstance(exc, StoreError):
+        return StoreUnavailable(str(exc) or "the store is unavailable")
+    return Problem("an unexpected error occurred; the request id identifies it in the logs")
+
+
+def problem_response(problem: Problem, instance: str, request_id: str) -> Response:
+    body = {
+        "type": problem.type_uri,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": instance,
+        "request_id": request_id,
+    }
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in problem.headers.items()]
+    if problem.status == 503:
+        headers.append((b"retry-after", b"1"))
+    return Response(problem.status, orjson.dumps(body), PROBLEM_JSON, headers)
