@@ -47,7 +47,8 @@ def _exact_float(text: str) -> float:
 
 def _loads_exact(body: bytes) -> Any:
     try:
-        return json.loads(body, parse_constant=_reject_constant, parse_float=_exact_float)
+        text = body.decode("utf-8")
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_exact_float)
     except RecursionError:
         raise InvalidDocument("JSON is nested too deeply") from None
     except UnicodeDecodeError:

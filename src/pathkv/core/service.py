@@ -67,9 +67,12 @@ def encode_cursor(path: str) -> str:
 def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        path = base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True)
+        if path.startswith(b"/"):
+            return path.decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidParameter("'after' is not a cursor this service issued") from None
+        pass
+    raise InvalidParameter("'after' is not a cursor this service issued")
 
 
 def parse_int(name: str, raw: str | None, default: int, low: int, high: int) -> int:

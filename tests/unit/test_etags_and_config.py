@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from pathkv.config import ConfigError, Settings
+from pathkv.core.errors import BadRequest
+from pathkv.core.etags import MUST_BE_ABSENT, Expect, format_etag, none_match, write_condition
+from pathkv.core.service import decode_cursor, encode_cursor
+
+
+def test_etag_format_and_conditions() -> None:
+    tag = format_etag(3, "abc")
+    assert tag == '"3-abc"'
+    assert write_condition(tag, None) == Expect(True, ((3, "abc"),))
+    assert write_condition(f'W/{tag}, "9-x"', None) == Expect(True, ((3, "abc"), (9, "x")))
+    assert write_condition("*", None) == Expect(True)
+    assert write_condition(None, "*") == MUST_BE_ABSENT
+    assert write_condition(None, None) is None
+    unknown = write_condition('"foreign"', None)
+    assert unknown is not None and not unknown.holds((1, "x")) and not unknown.holds(None)
+    with pytest.raises(BadRequest):
+        write_condition("not-quoted", None)
+    with pytest.raises(BadRequest):
+        write_condition(None, '"3-abc"')
+    assert none_match('"1-a", "3-abc"', (3, "abc"))
+    assert none_match("*", (3, "abc"))
+    assert not none_match('"3-abd"', (3, "abc"))
+
+
+def test_expect_holds() -> None:
+    assert MUST_BE_ABSENT.holds(None) and not MUST_BE_ABSENT.holds((1, "a"))
+    assert Expect(True).holds((1, "a")) and not Expect(True).holds(None)
+    assert Expect(True, ((1, "a"),)).holds((1, "a"))
+    assert not Expect(True, ((1, "a"),)).holds((2, "a"))
+
+
+def test_cursor_round_trip() -> None:
+    for path in ("/a", "/café/😀", "/" + "x" * 500):
+        assert decode_cursor(encode_cursor(path)) == path
+    with pytest.raises(BadRequest):
+        decode_cursor("%%%")
+
+
+def test_settings_env_then_overrides() -> None:
+    settings = Settings.from_env({"PATHKV_PORT": "9000", "PATHKV_WORKERS": "3"}, workers=2)
+    assert (settings.port, settings.workers) == (9000, 2)
+    assert Settings.from_env({}, port=None).port == 8080
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize("env", [
+    {"PATHKV_PORT": "abc"}, {"PATHKV_PORT": "0"}, {"PATHKV_PORT": "70000"},
+    {"PATHKV_LOG_LEVEL": "LOUD"}, {"PATHKV_MAX_BODY_BYTES": "-1"},
+    {"PATHKV_DEFAULT_TTL": "999999999999"},
+])
+def test_bad_settings(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert "PATHKV_" in str(info.value)
