@@ -126,12 +126,14 @@ class PathkvServer:
 
     def start(self) -> None:
         env = {**os.environ, "PATHKV_SHUTDOWN_DELAY": "0.3", **self.env}
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pathkv.cli", "serve", "--port", str(self.port),
-             "--store", self.store, "--workers", str(self.workers)],
-            env=env, stdout=out, stderr=out,
-        )
+        command = [sys.executable, "-m", "pathkv.cli", "serve", "--port", str(self.port),
+                   "--store", self.store, "--workers", str(self.workers)]
+        if self.log is None:
+            self.proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+        else:
+            with open(self.log, "ab") as out:
+                self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=out)
         wait_for_port(self.port, proc=self.proc)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pathkv import __version__
-from pathkv.config import ConfigError, Settings
+from pathkv.config import DRAIN_FILE_ENV, ConfigError, Settings
 from pathkv.core.backup import export_lines, import_lines
 from pathkv.core.errors import Problem
 from pathkv.core.service import now_ms
 from pathkv.stores.contract import Store, StoreError
 from pathkv.stores.registry import open_store
-from pathkv.web.asgi import DRAIN_FILE_ENV
 
 T = TypeVar("T")
 
@@ -92,7 +91,7 @@ async def _sweep(store: Store, args: argparse.Namespace) -> int:
 
 async def _export(store: Store, args: argparse.Namespace) -> int:
     count = 0
-    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
+    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115, ASYNC230 (one-shot command)
     try:
         async for line in export_lines(store, now_ms()):
             out.write(line)
@@ -108,7 +107,7 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 async def _import(store: Store, args: argparse.Namespace) -> int:
-    source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # noqa: SIM115
+    source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # noqa: SIM115, ASYNC230 (one-shot command)
     try:
         report = await import_lines(store, source, now_ms())
     finally:
@@ -135,6 +134,8 @@ def _check_store(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> int:
+    # Nothing here may import prometheus_client before PROMETHEUS_MULTIPROC_DIR is set:
+    # workers are forked and keep the value class chosen at its import.
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels

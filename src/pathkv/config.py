@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "PATHKV_"
+# Set by `pathkv serve` for its workers: a file that exists once shutdown has begun.
+DRAIN_FILE_ENV = "PATHKV_DRAIN_FILE"
 
 
 class ConfigError(Exception):
@@ -105,8 +107,11 @@ class Settings:
 
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:
-    target = {"int": int, "float": float, "str": str}[kind if isinstance(kind, str) else kind.__name__]
+    type_name = kind if isinstance(kind, str) else kind.__name__
+    target = {"int": int, "float": float, "str": str}[type_name]
     try:
         return target(raw)
     except ValueError:
-        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {target.__name__}") from None
+        raise ConfigError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_name}"
+        ) from None

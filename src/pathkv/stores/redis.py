@@ -10,7 +10,6 @@ other failure into StoreError.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 from typing import Any
@@ -105,7 +104,7 @@ class RedisStore:
         self._clients: list[Any] = []
         self._next = itertools.cycle(range(pool_size))
         self._scripts = {
-            name: Script(getattr(lua, name))
+            name: Script(getattr(lua, name))  # type: ignore[no-untyped-call]
             for name in ("GET", "PUT", "DELETE", "LIST", "TOP", "RESTORE", "SWEEP")
         }
 
@@ -141,7 +140,7 @@ class RedisStore:
             return await operation(client)
         except GlideTimeout:
             raise StoreTimeoutError("Redis did not answer in time") from None
-        except (GlideError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, GlideError, OSError) as exc:
             raise StoreError(f"Redis: {exc}") from None
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:

@@ -11,9 +11,9 @@ import contextlib
 import logging
 import time
 import uuid
-from urllib.parse import quote
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from pathkv.config import Settings
 from pathkv.core import etags

@@ -8,10 +8,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from pathkv.config import Settings
+from pathkv.config import DRAIN_FILE_ENV, Settings
 from pathkv.web.app import App, create_app
-
-DRAIN_FILE_ENV = "PATHKV_DRAIN_FILE"
 
 
 def drain_flag(marker: str | None) -> Callable[[], bool]:

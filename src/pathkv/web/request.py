@@ -38,7 +38,7 @@ def text_header(headers: dict[bytes, bytes], name: bytes) -> str | None:
 
 
 async def read_body(
-    receive: Receive, headers: dict[bytes, bytes], limit: int, timeout: float
+    receive: Receive, headers: dict[bytes, bytes], limit: int, seconds: float
 ) -> bytes:
     """The whole body, refusing (413) as soon as it is known to exceed limit."""
     declared = headers.get(b"content-length")
@@ -50,7 +50,7 @@ async def read_body(
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
@@ -63,5 +63,5 @@ async def read_body(
                 if not message.get("more_body", False):
                     break
     except TimeoutError:
-        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+        raise RequestTimeout(f"the body did not arrive within {seconds:g} s") from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
