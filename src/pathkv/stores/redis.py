@@ -1,8 +1,12 @@
 """The production store on Redis (6.2+, 7.x) or Valkey, through valkey-glide.
 
-Every request is one round trip: a Lua script (sent by SHA, loaded on first use) or one
-command. Expiry is Redis' own (PEXPIREAT on the document hash); see redis_scripts.py for
-the key layout and how the listing index and hit ranking are pruned.
+Every request is at most one round trip: a Lua script (sent by SHA, loaded on first use) or
+one command. Concurrent GETs, PUTs and counter increments are batched (batching.py): the
+requests of one event-loop turn share one script call, which is what makes the client's
+per-call cost affordable.
+
+Expiry is Redis' own (PEXPIREAT on the document hash); see redis_scripts.py for the key
+layout and how the listing index and hit ranking are pruned.
 
 Driver errors are translated once, in ``_call``: a timeout into StoreTimeoutError, every
 other failure into StoreError.
@@ -30,6 +34,7 @@ from glide import TimeoutError as GlideTimeout
 from pathkv.config import ConfigError, Settings
 from pathkv.core.etags import Expect
 from pathkv.stores import redis_scripts as lua
+from pathkv.stores.batching import Batcher
 from pathkv.stores.contract import (
     ConditionFailed,
     Record,
@@ -73,14 +78,15 @@ def _config(settings: Settings) -> GlideClientConfiguration:
     )
 
 
-def _condition(expect: Expect | None) -> list[str]:
+def _condition(expect: Expect | None) -> tuple[str, list[str]]:
+    """The script form of a condition: a mode and (version, digest) pairs."""
     if expect is None:
-        return [""]
+        return "", []
     if not expect.exists:
-        return ["absent"]
+        return "absent", []
     if not expect.tags:
-        return ["exists"]
-    return ["tags", *itertools.chain.from_iterable((str(v), d) for v, d in expect.tags)]
+        return "exists", []
+    return "tags", list(itertools.chain.from_iterable((str(v), d) for v, d in expect.tags))
 
 
 def _text(value: bytes | str) -> str:
@@ -103,6 +109,9 @@ class RedisStore:
         self._pool_size = pool_size
         self._clients: list[Any] = []
         self._next = itertools.cycle(range(pool_size))
+        self._reads: Batcher[tuple[str, bool], Any] = Batcher(self._get_many)
+        self._writes: Batcher[tuple[Write, Expect | None], Any] = Batcher(self._put_many)
+        self._increments: Batcher[None, int] = Batcher(self._incr_many)
         self._scripts = {
             name: Script(getattr(lua, name))  # type: ignore[no-untyped-call]
             for name in ("GET", "PUT", "DELETE", "LIST", "TOP", "RESTORE", "SWEEP")
@@ -149,22 +158,33 @@ class RedisStore:
 
     # contract --------------------------------------------------------------------------
 
+    async def _put_many(self, items: list[tuple[Write, Expect | None]]) -> list[Any]:
+        keys = [self._hits, self._keys]
+        args: list[Any] = []
+        for write, expect in items:
+            mode, tags = _condition(expect)
+            keys.append(self._doc_prefix + write.path)
+            args += [write.path, write.body, write.digest, str(write.now),
+                     str(write.expires_at), mode, str(len(tags) // 2), *tags]
+        result: list[Any] = await self._script("PUT", keys, args)
+        return result
+
     async def put(self, write: Write, expect: Expect | None) -> tuple[Record, bool]:
-        result = await self._script(
-            "PUT", [self._doc_prefix + write.path, self._hits, self._keys],
-            [write.path, write.body, write.digest, str(write.now), str(write.expires_at),
-             *_condition(expect)],
-        )
+        result = await self._writes.submit((write, expect))
         if result is None:
             raise ConditionFailed(write.path)
         version, hits, created = result
         return Record(write.path, write.body, int(version), write.digest, write.now,
                       write.expires_at, _hits(hits)), created == 1
 
+    async def _get_many(self, items: list[tuple[str, bool]]) -> list[Any]:
+        keys = [self._hits, *(self._doc_prefix + path for path, _ in items)]
+        args = [*("1" if count else "0" for _, count in items), *(path for path, _ in items)]
+        result: list[Any] = await self._script("GET", keys, args)
+        return result
+
     async def get(self, path: str, now: int, count_hit: bool) -> Record | None:
-        result = await self._script(
-            "GET", [self._doc_prefix + path, self._hits], [path, "1" if count_hit else "0"]
-        )
+        result = await self._reads.submit((path, count_hit))
         if result is None:
             return None
         body, version, digest, updated, expires, hits = result
@@ -172,9 +192,9 @@ class RedisStore:
                       _hits(hits))
 
     async def delete(self, path: str, now: int, expect: Expect | None) -> bool:
+        mode, tags = _condition(expect)
         result = await self._script(
-            "DELETE", [self._doc_prefix + path, self._hits, self._keys],
-            [path, *_condition(expect)],
+            "DELETE", [self._doc_prefix + path, self._hits, self._keys], [path, mode, *tags]
         )
         if result == -1:
             raise ConditionFailed(path)
@@ -216,8 +236,13 @@ class RedisStore:
         )
         return bool(result == 1)
 
+    async def _incr_many(self, items: list[None]) -> list[int]:
+        """One INCRBY for the whole batch; each caller gets its own value of the range."""
+        last = int(await self._call(lambda c: c.incrby(self._count, len(items))))
+        return list(range(last - len(items) + 1, last + 1))
+
     async def incr_root(self) -> int:
-        return int(await self._call(lambda c: c.incr(self._count)))
+        return await self._increments.submit(None)
 
     async def top_hits(self, limit: int, now: int) -> list[tuple[str, int]]:
         result = await self._script("TOP", [self._hits, self._keys],

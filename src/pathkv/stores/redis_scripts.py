@@ -17,54 +17,78 @@ Conditions (ARGV mode): "" unconditional, "absent", "exists", "tags" (pairs vers
 from __future__ import annotations
 
 CONDITION = """
-local function holds(v, g, mode, first)
+local function holds(v, g, mode, first, last)
   if mode == '' then return true end
   if mode == 'absent' then return v == false end
   if v == false then return false end
   if mode == 'exists' then return true end
-  for i = first, #ARGV, 2 do
+  for i = first, last, 2 do
     if ARGV[i] == v and ARGV[i + 1] == g then return true end
   end
   return false
 end
 """
 
-# KEYS doc, hits | ARGV path, count(0/1)
+# Many reads in one call (see RedisStore: concurrent requests are batched).
+# KEYS hits, doc... | ARGV count flag (0/1) per doc, then path per doc
+# -> per doc: false, or {body, version, digest, updated, expires, hits}
 GET = """
-local d = redis.call('HMGET', KEYS[1], 'b', 'v', 'g', 'u', 'e')
-if not d[1] then return false end
-local h
-if ARGV[2] == '1' then
-  h = redis.call('ZINCRBY', KEYS[2], 1, ARGV[1])
-else
-  h = redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0'
+local n = #KEYS - 1
+local out = {}
+for i = 1, n do
+  local d = redis.call('HMGET', KEYS[i + 1], 'b', 'v', 'g', 'u', 'e')
+  if d[1] then
+    local path = ARGV[n + i]
+    if ARGV[i] == '1' then
+      d[6] = redis.call('ZINCRBY', KEYS[1], 1, path)
+    else
+      d[6] = redis.call('ZSCORE', KEYS[1], path) or '0'
+    end
+    out[i] = d
+  else
+    out[i] = false
+  end
 end
-d[6] = h
-return d
+return out
 """
 
-# KEYS doc, hits, keys | ARGV path, body, digest, now, expires_at, mode, tags...
+# Many writes in one call, applied in order, each with its own condition.
+# KEYS hits, keys, doc... | ARGV per doc: path, body, digest, now, expires_at, mode,
+#   number of tags, then (version, digest) pairs  -> per doc: false, or {version, hits, created}
 PUT = CONDITION + """
-local cur = redis.call('HMGET', KEYS[1], 'v', 'g')
-if not holds(cur[1], cur[2], ARGV[6], 7) then return false end
-local created = 0
-local version = 1
-if cur[1] then
-  version = tonumber(cur[1]) + 1
-else
-  created = 1
-  redis.call('ZREM', KEYS[2], ARGV[1])
+local out = {}
+local a = 1
+for i = 1, #KEYS - 2 do
+  local doc = KEYS[i + 2]
+  local path, body, digest = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local now, expires, mode = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local first = a + 7
+  a = first + 2 * tonumber(ARGV[a + 6])
+  local cur = redis.call('HMGET', doc, 'v', 'g')
+  if holds(cur[1], cur[2], mode, first, a - 1) then
+    local created = 0
+    local version = 1
+    if cur[1] then
+      version = tonumber(cur[1]) + 1
+    else
+      created = 1
+      redis.call('ZREM', KEYS[1], path)
+    end
+    redis.call('HSET', doc, 'b', body, 'v', version, 'g', digest, 'u', now, 'e', expires)
+    redis.call('PEXPIREAT', doc, expires)
+    redis.call('ZADD', KEYS[2], 0, path)
+    out[i] = {version, redis.call('ZSCORE', KEYS[1], path) or '0', created}
+  else
+    out[i] = false
+  end
 end
-redis.call('HSET', KEYS[1], 'b', ARGV[2], 'v', version, 'g', ARGV[3], 'u', ARGV[4], 'e', ARGV[5])
-redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[3], 0, ARGV[1])
-return {version, redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0', created}
+return out
 """
 
 # KEYS doc, hits, keys | ARGV path, mode, tags...   -> 1 deleted, 0 missing, -1 condition
 DELETE = CONDITION + """
 local cur = redis.call('HMGET', KEYS[1], 'v', 'g')
-if not holds(cur[1], cur[2], ARGV[2], 3) then return -1 end
+if not holds(cur[1], cur[2], ARGV[2], 3, #ARGV) then return -1 end
 if not cur[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])

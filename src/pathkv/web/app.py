@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -45,13 +46,7 @@ DOCUMENT_ROUTE = "/{path}"
 READ_METHODS = ("GET", "HEAD")
 DOCUMENT_METHODS = "GET, HEAD, PUT, DELETE"
 READY_TIMEOUT = 2.0
-
-
-def _request_id(headers: dict[bytes, bytes]) -> str:
-    given = headers.get(b"x-request-id")
-    if given and len(given) <= 128 and given.isascii() and given.decode("ascii").isprintable():
-        return given.decode("ascii")
-    return uuid.uuid4().hex
+METRICS_FLUSH_INTERVAL = 1.0
 
 
 def _document_headers(record: Record, now: int) -> Headers:
@@ -77,7 +72,10 @@ class App:
             self.store, Policy(settings.default_ttl, settings.max_ttl, settings.max_depth)
         )
         self.draining = draining
-        self._sweeper: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
+        # Request ids: a random per-process prefix and a counter (cheaper than uuid4).
+        self._id_prefix = os.urandom(8).hex()
+        self._ids = itertools.count(1)
         self._openapi: bytes | None = None
 
     # ASGI entry ------------------------------------------------------------------------
@@ -106,15 +104,23 @@ class App:
     async def startup(self) -> None:
         logs.configure(self.settings.log_level)
         await self.store.open()
+        self._background.append(asyncio.create_task(self._flush_metrics_periodically()))
         if self.settings.sweep_interval > 0:
-            self._sweeper = asyncio.create_task(self._sweep_periodically())
+            self._background.append(asyncio.create_task(self._sweep_periodically()))
 
     async def shutdown(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in self._background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+                await task
+        self._background.clear()
         await self.store.close()
+        self.metrics.flush()
+
+    async def _flush_metrics_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(METRICS_FLUSH_INTERVAL)
+            self.metrics.flush()
 
     async def _sweep_periodically(self) -> None:
         while True:
@@ -129,11 +135,18 @@ class App:
 
     # requests --------------------------------------------------------------------------
 
+    def request_id(self, headers: dict[bytes, bytes]) -> str:
+        """The client's X-Request-ID when it is sane, else a new id unique across processes."""
+        given = headers.get(b"x-request-id")
+        if given and len(given) <= 128 and given.isascii() and given.decode("ascii").isprintable():
+            return given.decode("ascii")
+        return f"{self._id_prefix}{next(self._ids):016x}"
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         method: str = scope["method"]
         headers = headers_of(scope)
-        request_id = _request_id(headers)
+        request_id = self.request_id(headers)
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         route = DOCUMENT_ROUTE
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
@@ -28,8 +29,14 @@ def json_response(status: int, value: object, headers: Headers | None = None) ->
     return Response(status, orjson.dumps(value), JSON, headers or [])
 
 
+@functools.lru_cache(maxsize=4096)
+def _http_date(unix_seconds: int) -> bytes:
+    return formatdate(unix_seconds, usegmt=True).encode("ascii")
+
+
 def http_date(unix_ms: int) -> bytes:
-    return formatdate(unix_ms / 1000, usegmt=True).encode("ascii")
+    """An IMF-fixdate (RFC 9110) for a time in Unix milliseconds."""
+    return _http_date(unix_ms // 1000)
 
 
 def as_problem(exc: Exception) -> Problem:
