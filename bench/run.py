@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -205,7 +207,22 @@ def redis_cli() -> str:
     raise SystemExit("bench: no redis-cli found")
 
 
-def memory_per_document(port: int, count: int) -> float:
+def sample_document(index: int, rng: random.Random, incompressible: bool) -> bytes:
+    """A 1 KiB JSON document: sensor readings with random values, or random base64 text."""
+    if incompressible:
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        return ('{"blob":"' + "".join(rng.choices(alphabet, k=1024 - 11)) + '"}').encode()
+    else:
+        doc = {"device": f"sensor-{index:07d}", "site": "B7", "firmware": "2.4.1",
+               "readings": [{"t": 1795343555 + 60 * i, "temp": round(rng.uniform(15, 30), 2),
+                             "hum": round(rng.uniform(20, 80), 1), "ok": rng.random() > 0.1}
+                            for i in range(13)]}
+    body = json.dumps(doc, separators=(",", ":"))
+    body = body[:-1] + ',"pad":"' + "p" * max(0, 1024 - len(body) - 9) + '"}'
+    return body.encode()
+
+
+def memory_per_document(port: int, count: int, incompressible: bool) -> float:
     """Bytes of Redis memory per 1 KiB document, stored through pathkv's own store."""
     from pathkv.config import Settings
     from pathkv.core.documents import digest
@@ -215,19 +232,20 @@ def memory_per_document(port: int, count: int) -> float:
 
     subprocess.run([redis_cli(), "-p", str(port), "flushall"], check=True, capture_output=True)
     before = redis_info_memory(port)
-    body = ('{"payload":"' + "x" * 1010 + '"}').encode()
-    assert len(body) == 1024
+    rng = random.Random(7)
 
     async def fill() -> None:
         store = RedisStore.from_settings(Settings(store=f"redis://127.0.0.1:{port}/0"))
         await store.open()
         for start in range(0, count, 1000):
             now = now_ms()
-            await asyncio.gather(*(
-                store.put(Write(f"/sensors/device-{i:07d}", body, digest(body), now,
-                                now + 365 * 86400 * 1000), None)
-                for i in range(start, min(count, start + 1000))
-            ))
+            writes = []
+            for i in range(start, min(count, start + 1000)):
+                body = sample_document(i, rng, incompressible)
+                assert len(body) == 1024, len(body)
+                writes.append(Write(f"/sensors/device-{i:07d}", body, digest(body), now,
+                                    now + 365 * 86400 * 1000))
+            await asyncio.gather(*(store.put(w, None) for w in writes))
         await store.close()
 
     asyncio.run(fill())
@@ -296,7 +314,8 @@ def main() -> int:
             finally:
                 server.stop()
         ceiling = redis_ceiling(redis_port, 20_000 if args.smoke else 200_000)
-        memory = memory_per_document(redis_port, args.documents)
+        memory = {kind: memory_per_document(redis_port, args.documents, kind == "random base64")
+                  for kind in ("sensor JSON", "random base64")}
     finally:
         redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -308,7 +327,7 @@ def main() -> int:
 
 
 def render(table: dict[str, dict[str, Result]], rss: dict[str, float],
-           ceiling: dict[str, float], memory: float, args: argparse.Namespace, generator: str,
+           ceiling: dict[str, float], memory: dict[str, float], args: argparse.Namespace, generator: str,
            redis_name: str) -> str:
     baseline = next(iter(table.values()))
     lines = [
@@ -330,9 +349,10 @@ def render(table: dict[str, dict[str, Result]], rss: dict[str, float],
     lines += ["", "| ceiling: redis-benchmark, 64 clients | req/s |", "|---|---:|"]
     lines += [f"| {k} | {v:,.0f} |" for k, v in ceiling.items()] or ["| (not installed) | - |"]
     lines += ["", f"Redis memory per stored 1 KiB document (INFO used_memory delta over "
-                  f"{args.documents:,} documents): **{memory:,.0f} bytes "
-                  f"({memory / 1024:.2f} KiB)**", "",
-              "| version | |", "|---|---|"]
+                  f"{args.documents:,} documents, index included):", "",
+              "| document | bytes | KiB |", "|---|---:|---:|"]
+    lines += [f"| {kind} | {value:,.0f} | {value / 1024:.2f} |" for kind, value in memory.items()]
+    lines += ["", "| version | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in versions().items()]
     findings = HERE / "findings.md"
     if findings.exists():

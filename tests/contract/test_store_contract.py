@@ -52,6 +52,19 @@ async def test_body_bytes_round_trip_exactly(store: Store) -> None:
     assert got is not None and got.body == body
 
 
+async def test_large_bodies_round_trip(store: Store) -> None:
+    import os
+
+    for size in (255, 256, 4096, 1024 * 1024):
+        body = b'{"r":"' + os.urandom(size // 2).hex().encode() + b'","s":"' + b"a" * size + b'"}'
+        await store.put(write(f"/large/{size}", body), None)
+        got = await store.get(f"/large/{size}", now_ms(), count_hit=False)
+        assert got is not None and got.body == body and got.digest == digest(body)
+    records = await store.records("/large/", 10, now_ms())
+    assert {r.path: r.body for r in records if r.path.startswith("/large/")}["/large/4096"] \
+        .startswith(b'{"r":"')
+
+
 async def test_metadata_times(store: Store) -> None:
     w = write("/times", ttl_ms=60_000)
     await store.put(w, None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import zlib
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -44,6 +45,10 @@ from pathkv.stores.contract import (
 )
 
 SWEEP_BATCH = 1000
+# Bodies from this size on are stored zlib-compressed (level 1: about 5 us per KiB here);
+# JSON documents shrink to a third or half, and Redis memory is the costly resource.
+COMPRESS_FROM = 256
+COMPRESS_LEVEL = 1
 
 
 def _config(settings: Settings) -> GlideClientConfiguration:
@@ -87,6 +92,23 @@ def _condition(expect: Expect | None) -> tuple[str, list[str]]:
     if not expect.tags:
         return "exists", []
     return "tags", list(itertools.chain.from_iterable((str(v), d) for v, d in expect.tags))
+
+
+def _value_after_version(digest: str, updated: int, expires: int, body: bytes) -> bytes:
+    """The stored value but its leading version: ``:<digest>:<updated>:<expires>:<codec>:``."""
+    if len(body) >= COMPRESS_FROM:
+        codec, body = b"z", zlib.compress(body, COMPRESS_LEVEL)
+    else:
+        codec = b"-"
+    return b":%s:%d:%d:%s:%s" % (digest.encode("ascii"), updated, expires, codec, body)
+
+
+def _record(path: str, value: bytes, hits: bytes | str | float) -> Record:
+    version, digest, updated, expires, codec, body = value.split(b":", 5)
+    if codec == b"z":
+        body = zlib.decompress(body)
+    return Record(path, body, int(version), digest.decode("ascii"), int(updated), int(expires),
+                  _hits(hits))
 
 
 def _text(value: bytes | str) -> str:
@@ -164,8 +186,8 @@ class RedisStore:
         for write, expect in items:
             mode, tags = _condition(expect)
             keys.append(self._doc_prefix + write.path)
-            args += [write.path, write.body, write.digest, str(write.now),
-                     str(write.expires_at), mode, str(len(tags) // 2), *tags]
+            rest = _value_after_version(write.digest, write.now, write.expires_at, write.body)
+            args += [write.path, rest, str(write.expires_at), mode, str(len(tags) // 2), *tags]
         result: list[Any] = await self._script("PUT", keys, args)
         return result
 
@@ -187,9 +209,8 @@ class RedisStore:
         result = await self._reads.submit((path, count_hit))
         if result is None:
             return None
-        body, version, digest, updated, expires, hits = result
-        return Record(path, body, int(version), _text(digest), int(updated), int(expires),
-                      _hits(hits))
+        value, hits = result
+        return _record(path, value, hits)
 
     async def delete(self, path: str, now: int, expect: Expect | None) -> bool:
         mode, tags = _condition(expect)
@@ -221,18 +242,17 @@ class RedisStore:
         result = await self._script(
             "LIST", [self._keys, self._hits], [self._doc_prefix, low, high, str(limit), "1"]
         )
-        return [
-            Record(_text(p), b, int(v), _text(g), int(u), int(e), _hits(h))
-            for p, b, v, g, u, e, h in result
-        ]
+        return [_record(_text(path), value, hits) for path, value, hits in result]
 
     async def restore(self, record: Record, now: int) -> bool:
         if record.expires_at <= now:
             return False
         result = await self._script(
             "RESTORE", [self._doc_prefix + record.path, self._hits, self._keys],
-            [record.path, record.body, str(record.version), record.digest,
-             str(record.last_updated), str(record.expires_at), str(record.hits)],
+            [record.path,
+             str(record.version).encode("ascii") + _value_after_version(
+                 record.digest, record.last_updated, record.expires_at, record.body),
+             str(record.version), str(record.expires_at), str(record.hits)],
         )
         return bool(result == 1)
 

@@ -1,27 +1,31 @@
 """Server-side Lua scripts of the Redis store: each request is one round trip, atomic.
 
 Key layout under the configured prefix P:
-  P d:<path>  hash {b body, v version, g digest, u last_updated ms, e expires_at ms},
-              expiring at e (Redis removes it itself)
+  P d:<path>  a string "<version>:<digest>:<updated ms>:<expires ms>:<codec>:<body>",
+              expiring at <expires> (Redis removes it itself); codec "z" is a zlib body
   P keys      sorted set, all scores 0: the lexicographic index of paths (for listing)
   P hits      sorted set: path -> hits
   P count     the service-wide counter
   P sweep     the path where the last sweep of the index stopped
 
-The index and hit ranking outlive expired documents; entries whose hash is gone are removed
-when listing or ranking meets them, and by `sweep`, which walks the whole index.
+A string, not a hash: a hash with a 1 KiB field leaves the compact listpack encoding and
+costs about 300 bytes more per document.
 
-Conditions (ARGV mode): "" unconditional, "absent", "exists", "tags" (pairs version, digest).
+The index and hit ranking outlive expired documents; entries whose document is gone are
+removed when listing or ranking meets them, and by `sweep`, which walks the whole index.
+
+Conditions (mode): "" unconditional, "absent", "exists", "tags" (pairs version, digest).
 """
 
 from __future__ import annotations
 
 CONDITION = """
-local function holds(v, g, mode, first, last)
+local function holds(cur, mode, first, last)
   if mode == '' then return true end
-  if mode == 'absent' then return v == false end
-  if v == false then return false end
+  if mode == 'absent' then return cur == false end
+  if cur == false then return false end
   if mode == 'exists' then return true end
+  local v, g = string.match(cur, '^(%d+):([^:]*):')
   for i = first, last, 2 do
     if ARGV[i] == v and ARGV[i + 1] == g then return true end
   end
@@ -31,20 +35,21 @@ end
 
 # Many reads in one call (see RedisStore: concurrent requests are batched).
 # KEYS hits, doc... | ARGV count flag (0/1) per doc, then path per doc
-# -> per doc: false, or {body, version, digest, updated, expires, hits}
+# -> per doc: false, or {value, hits}
 GET = """
 local n = #KEYS - 1
 local out = {}
 for i = 1, n do
-  local d = redis.call('HMGET', KEYS[i + 1], 'b', 'v', 'g', 'u', 'e')
-  if d[1] then
+  local d = redis.call('GET', KEYS[i + 1])
+  if d then
     local path = ARGV[n + i]
+    local h
     if ARGV[i] == '1' then
-      d[6] = redis.call('ZINCRBY', KEYS[1], 1, path)
+      h = redis.call('ZINCRBY', KEYS[1], 1, path)
     else
-      d[6] = redis.call('ZSCORE', KEYS[1], path) or '0'
+      h = redis.call('ZSCORE', KEYS[1], path) or '0'
     end
-    out[i] = d
+    out[i] = {d, h}
   else
     out[i] = false
   end
@@ -53,29 +58,28 @@ return out
 """
 
 # Many writes in one call, applied in order, each with its own condition.
-# KEYS hits, keys, doc... | ARGV per doc: path, body, digest, now, expires_at, mode,
-#   number of tags, then (version, digest) pairs  -> per doc: false, or {version, hits, created}
+# KEYS hits, keys, doc... | ARGV per doc: path, value after the version (":<digest>:..."),
+#   expires_at, mode, number of tags, then (version, digest) pairs
+# -> per doc: false, or {version, hits, created}
 PUT = CONDITION + """
 local out = {}
 local a = 1
 for i = 1, #KEYS - 2 do
   local doc = KEYS[i + 2]
-  local path, body, digest = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local now, expires, mode = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-  local first = a + 7
-  a = first + 2 * tonumber(ARGV[a + 6])
-  local cur = redis.call('HMGET', doc, 'v', 'g')
-  if holds(cur[1], cur[2], mode, first, a - 1) then
+  local path, rest, expires, mode = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local first = a + 5
+  a = first + 2 * tonumber(ARGV[a + 4])
+  local cur = redis.call('GET', doc)
+  if holds(cur, mode, first, a - 1) then
     local created = 0
     local version = 1
-    if cur[1] then
-      version = tonumber(cur[1]) + 1
+    if cur then
+      version = tonumber(string.match(cur, '^(%d+):')) + 1
     else
       created = 1
       redis.call('ZREM', KEYS[1], path)
     end
-    redis.call('HSET', doc, 'b', body, 'v', version, 'g', digest, 'u', now, 'e', expires)
-    redis.call('PEXPIREAT', doc, expires)
+    redis.call('SET', doc, version .. rest, 'PXAT', expires)
     redis.call('ZADD', KEYS[2], 0, path)
     out[i] = {version, redis.call('ZSCORE', KEYS[1], path) or '0', created}
   else
@@ -87,9 +91,9 @@ return out
 
 # KEYS doc, hits, keys | ARGV path, mode, tags...   -> 1 deleted, 0 missing, -1 condition
 DELETE = CONDITION + """
-local cur = redis.call('HMGET', KEYS[1], 'v', 'g')
-if not holds(cur[1], cur[2], ARGV[2], 3, #ARGV) then return -1 end
-if not cur[1] then return 0 end
+local cur = redis.call('GET', KEYS[1])
+if not holds(cur, ARGV[2], 3, #ARGV) then return -1 end
+if not cur then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -97,7 +101,8 @@ return 1
 """
 
 # Walk the index from min to max, keep live paths, drop dead ones.
-# KEYS keys, hits | ARGV doc key prefix, min, max, limit, with_records(0/1)
+# KEYS keys, hits | ARGV doc key prefix, min, max, limit, with_values(0/1)
+# -> paths, or {path, value, hits} triples
 LIST = """
 local out = {}
 local min = ARGV[2]
@@ -106,22 +111,14 @@ while #out < limit do
   local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, limit)
   if #batch == 0 then break end
   for _, path in ipairs(batch) do
-    local doc = ARGV[1] .. path
-    if ARGV[5] == '1' then
-      local d = redis.call('HMGET', doc, 'b', 'v', 'g', 'u', 'e')
-      if d[1] then
-        d[6] = redis.call('ZSCORE', KEYS[2], path) or '0'
-        table.insert(d, 1, path)
-        out[#out + 1] = d
-      else
-        redis.call('ZREM', KEYS[1], path)
-        redis.call('ZREM', KEYS[2], path)
-      end
-    elseif redis.call('EXISTS', doc) == 1 then
-      out[#out + 1] = path
-    else
+    local d = redis.call('GET', ARGV[1] .. path)
+    if not d then
       redis.call('ZREM', KEYS[1], path)
       redis.call('ZREM', KEYS[2], path)
+    elseif ARGV[5] == '1' then
+      out[#out + 1] = {path, d, redis.call('ZSCORE', KEYS[2], path) or '0'}
+    else
+      out[#out + 1] = path
     end
     if #out >= limit then break end
   end
@@ -156,16 +153,14 @@ end
 return out
 """
 
-# KEYS doc, hits, keys | ARGV path, body, version, digest, updated, expires, hits
+# KEYS doc, hits, keys | ARGV path, whole value, version, expires, hits
 RESTORE = """
-local v = redis.call('HGET', KEYS[1], 'v')
-if v and tonumber(v) >= tonumber(ARGV[3]) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'b', ARGV[2], 'v', ARGV[3], 'g', ARGV[4], 'u', ARGV[5], 'e', ARGV[6])
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+local cur = redis.call('GET', KEYS[1])
+if cur and tonumber(string.match(cur, '^(%d+):')) >= tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[4])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
-if tonumber(ARGV[7]) > 0 then
-  redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
+if tonumber(ARGV[5]) > 0 then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 else
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
