@@ -7,6 +7,7 @@ newer is left alone, so importing the same file twice changes nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
@@ -37,14 +38,14 @@ async def export_lines(store: Store, now: int) -> AsyncIterator[bytes]:
 
 def parse_line(line: bytes) -> Record:
     try:
-        item = orjson.loads(line)
+        item = json.loads(line)  # not orjson: integers beyond 64 bits must stay exact
         data = item["data"]
         if not isinstance(data, dict):
             raise InvalidDocument("'data' must be a JSON object")
         body = encode(data)
         path = normalize(item["path"].encode("utf-8"))
         fields = [item[k] for k in ("version", "last_updated_ms", "expires_at_ms", "hits")]
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidDocument(f"not an export line: {exc}") from None
     if not all(isinstance(v, int) and v >= 0 for v in fields) or fields[0] < 1:
         raise InvalidDocument("version, times and hits must be non-negative integers")

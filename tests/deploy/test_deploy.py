@@ -1,0 +1,159 @@
+"""Offline validation of the container and Kubernetes files (no engine, no cluster):
+render every kustomize overlay, validate each object against the Kubernetes schemas
+(strict), check the policy every workload must meet, lint the Dockerfile, and validate
+compose.yaml against the compose specification."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+KUSTOMIZE = ROOT / "deploy" / "kubernetes"
+OVERLAYS = ["base", "overlays/dev", "overlays/prod"]
+
+
+def tool(name: str) -> str:
+    """A command installed by the test extras (beside this Python) or on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    assert found, f"{name} is not installed: it comes with the test extras"
+    return found
+
+
+def render(overlay: str) -> list[dict[str, Any]]:
+    output = subprocess.run([tool("kubectl"), "kustomize", str(KUSTOMIZE / overlay)],
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+    return [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+def pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for obj in objects:
+        name = f"{obj['kind']}/{obj['metadata']['name']}"
+        if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
+            yield name, obj["spec"]["template"]["spec"]
+        elif obj["kind"] == "CronJob":
+            yield name, obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def rendered(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
+    return request.param, render(request.param)
+
+
+def test_every_object_validates_strictly(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    _, objects = rendered
+    assert objects
+    for obj in objects:
+        kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_workload_policy(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    _, objects = rendered
+    specs = list(pod_specs(objects))
+    assert {name for name, _ in specs} >= {"Deployment/pathkv", "StatefulSet/pathkv-redis",
+                                           "CronJob/pathkv-sweep", "CronJob/pathkv-backup"}
+    for name, spec in specs:
+        pod_security = spec.get("securityContext", {})
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            where = f"{name}/{container['name']}"
+            security = container.get("securityContext", {})
+            resources = container.get("resources", {})
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources.get(kind, {})), f"{where}: {kind}"
+            assert security.get("runAsNonRoot", pod_security.get("runAsNonRoot")) is True, where
+            assert security.get("runAsUser", pod_security.get("runAsUser", 0)) != 0, where
+            assert security.get("readOnlyRootFilesystem") is True, where
+            assert security.get("allowPrivilegeEscalation") is False, where
+            assert "ALL" in security.get("capabilities", {}).get("drop", []), where
+            image = container["image"]
+            tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+            assert tag and tag != "latest", f"{where}: image {image} is not pinned"
+            if not name.startswith(("CronJob", "Job")):
+                assert "readinessProbe" in container and "livenessProbe" in container, where
+                assert "startupProbe" in container, where
+
+
+def test_server_probes_and_shutdown() -> None:
+    deployment = next(o for o in render("base") if o["kind"] == "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/-/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/-/healthz"
+    assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
+    assert spec["topologySpreadConstraints"]
+    assert spec["terminationGracePeriodSeconds"] > 5
+
+
+def test_redis_is_persistent() -> None:
+    redis = next(o for o in render("base") if o["kind"] == "StatefulSet")
+    args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert args[args.index("--appendfsync") + 1] == "always"
+    assert redis["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+
+
+def test_dev_overlay() -> None:
+    objects = render("overlays/dev")
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    service = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"]
+                   == "pathkv")
+    assert deployment["spec"]["replicas"] == 1
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"][0]["nodePort"] == 30321
+
+
+def test_prod_overlay() -> None:
+    objects = render("overlays/prod")
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert {("PodDisruptionBudget", "pathkv"), ("NetworkPolicy", "pathkv"),
+            ("NetworkPolicy", "pathkv-redis"), ("HorizontalPodAutoscaler", "pathkv")} <= kinds
+    hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 60
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    assert template["spec"]["affinity"]["podAntiAffinity"]
+    redis_policy = next(o for o in objects if o["kind"] == "NetworkPolicy"
+                        and o["metadata"]["name"] == "pathkv-redis")
+    sources = redis_policy["spec"]["ingress"][0]["from"]
+    assert sources == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "pathkv"}}}]
+    # The maintenance jobs carry the label that lets them reach Redis.
+    for cronjob in (o for o in objects if o["kind"] == "CronJob"):
+        labels = cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "pathkv"
+
+
+def test_dockerfile_lints_clean_and_is_hardened() -> None:
+    result = subprocess.run([tool("hadolint"), str(ROOT / "Dockerfile")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (ROOT / "Dockerfile").read_text()
+    assert text.count("\nFROM ") >= 2, "multi-stage"
+    assert "python:3.11.11-slim-bookworm" in text
+    assert "\nUSER 10001" in text and "HEALTHCHECK" in text and "/-/healthz" in text
+    assert '\nENTRYPOINT ["pathkv"]' in text
+    assert (ROOT / ".dockerignore").exists()
+
+
+def test_compose_file_matches_the_specification() -> None:
+    result = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
+                             str(ROOT / "compose.yaml")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    redis, pathkv = compose["services"]["redis"], compose["services"]["pathkv"]
+    assert "--appendonly" in redis["command"] and "redis-data:/data" in redis["volumes"]
+    assert pathkv["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert pathkv["ports"] == ["8080:8080"]
