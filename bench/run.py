@@ -327,8 +327,8 @@ def main() -> int:
 
 
 def render(table: dict[str, dict[str, Result]], rss: dict[str, float],
-           ceiling: dict[str, float], memory: dict[str, float], args: argparse.Namespace, generator: str,
-           redis_name: str) -> str:
+           ceiling: dict[str, float], memory: dict[str, float], args: argparse.Namespace,
+           generator: str, redis_name: str) -> str:
     baseline = next(iter(table.values()))
     lines = [
         "# pathkv benchmark results", "",

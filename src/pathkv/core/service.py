@@ -60,6 +60,15 @@ def meta_view(record: Record, now: int) -> bytes:
     ))
 
 
+def meta_requested(raw: str | None) -> bool:
+    """``?meta=1`` or ``?meta=true`` asks for the metadata view; 0, false or absent do not."""
+    if raw is None or raw in ("", "0", "false"):
+        return False
+    if raw in ("1", "true"):
+        return True
+    raise InvalidParameter("'meta' must be 1, true, 0 or false")
+
+
 def encode_cursor(path: str) -> str:
     return base64.urlsafe_b64encode(path.encode("utf-8")).decode("ascii").rstrip("=")
 

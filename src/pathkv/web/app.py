@@ -21,7 +21,7 @@ from pathkv.core import etags
 from pathkv.core.documents import require_supported
 from pathkv.core.errors import MethodNotAllowed, NotFound, NotReady, Problem
 from pathkv.core.paths import ROOT, is_reserved, normalize
-from pathkv.core.service import Policy, Service, meta_view, seconds_left
+from pathkv.core.service import Policy, Service, meta_requested, meta_view, seconds_left
 from pathkv.stores.contract import Record, Store
 from pathkv.stores.registry import open_store
 from pathkv.web import logs
@@ -235,17 +235,15 @@ class App:
     ) -> Response:
         if method in READ_METHODS:
             query = query_of(scope) if scope.get("query_string") else {}
-            if query.get("meta") not in (None, "", "0", "false"):
-                record = await self.service.get(path, count_hit=False)
-                now = self.service.clock()
-                return Response(200, meta_view(record, now), headers=_document_headers(record, now))
-            record = await self.service.get(path, count_hit=method == "GET")
+            meta = meta_requested(query.get("meta"))
+            record = await self.service.get(path, count_hit=method == "GET" and not meta)
             now = self.service.clock()
             doc_headers = _document_headers(record, now)
             if_none_match = header(headers, b"if-none-match")
             if if_none_match is not None and etags.none_match(if_none_match, record.tag):
                 return Response(304, content_type=None, headers=doc_headers)
-            return Response(200, record.body, headers=doc_headers)
+            body = meta_view(record, now) if meta else record.body
+            return Response(200, body, headers=doc_headers)
         if method == "PUT":
             return await self.put(path, scope, headers, receive)
         if method == "DELETE":

@@ -54,9 +54,12 @@ PATH_PARAM = {
 }
 
 
-def _header(name: str, description: str) -> dict[str, Any]:
+ETAG_LIST = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
+
+
+def _header(name: str, description: str, pattern: str = ETAG_LIST) -> dict[str, Any]:
     return {"name": name, "in": "header", "required": False, "description": description,
-            "schema": {"type": "string"}}
+            "schema": {"type": "string", "pattern": pattern}}
 
 
 def _limit(default: int) -> dict[str, Any]:
@@ -70,7 +73,7 @@ def spec() -> dict[str, Any]:
             PATH_PARAM,
             {"name": "meta", "in": "query", "required": False,
              "description": "1: answer the metadata view instead of the document (not a hit).",
-             "schema": {"type": "string", "enum": ["0", "1"]}},
+             "schema": {"type": "string", "enum": ["0", "1", "true", "false"]}},
             _header("If-None-Match", "Entity tags; 304 when the current one is listed."),
         ],
         "responses": {
@@ -103,7 +106,7 @@ def spec() -> dict[str, Any]:
                          "description": "Lifetime in seconds (default one year).",
                          "schema": {"type": "integer", "minimum": 1}},
                         _header("If-Match", "Write only if the current ETag is listed, or *."),
-                        _header("If-None-Match", "'*': create only."),
+                        _header("If-None-Match", "'*': create only.", r"^\s*\*\s*$"),
                     ],
                     "requestBody": {"required": True, "content": {
                         "application/json": {"schema": _ref("Document")},
