@@ -159,7 +159,8 @@ def serve(settings: Settings) -> int:
         workers=settings.workers,
         factory=True,
         log_level=LogLevels.warning,
-        http1_settings=HTTP1Settings(header_read_timeout=10_000, max_buffer_size=64 * 1024),
+        http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout * 1000),
+                                     max_buffer_size=64 * 1024),
         workers_kill_timeout=30,
     )
     stop = server.signal_handler_interrupt

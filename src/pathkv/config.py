@@ -49,8 +49,12 @@ class Settings:
     """Longest normalized path in UTF-8 bytes (414 beyond)."""
     body_timeout: float = 10.0
     """Seconds a client may take to send its whole body (408 beyond)."""
+    header_timeout: float = 10.0
+    """Seconds a client may take to send its request headers (the connection is closed)."""
     log_level: str = "INFO"
     """Log level; INFO logs one JSON line per request."""
+    sqlite_busy_timeout: float = 5.0
+    """Seconds a write waits for another process's lock on the SQLite file (503 beyond)."""
     hit_flush_interval: float = 0.5
     """Seconds between writes of buffered hit counts (embedded store)."""
     sweep_interval: float = 60.0
@@ -90,8 +94,9 @@ class Settings:
 
     def validate(self) -> None:
         positive = ("port", "workers", "default_ttl", "max_ttl", "max_body_bytes", "max_depth",
-                    "max_path_bytes", "body_timeout", "hit_flush_interval", "redis_pool_size",
-                    "redis_connect_timeout", "redis_timeout")
+                    "max_path_bytes", "body_timeout", "header_timeout", "sqlite_busy_timeout",
+                    "hit_flush_interval",
+                    "redis_pool_size", "redis_connect_timeout", "redis_timeout")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")

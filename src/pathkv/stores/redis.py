@@ -23,9 +23,13 @@ from urllib.parse import unquote, urlsplit
 from glide import (
     AdvancedGlideClientConfiguration,
     BackoffStrategy,
+    CircuitBreakerError,
+    ClientCircuitBreakerConfiguration,
     GlideClient,
     GlideClientConfiguration,
     GlideError,
+    Logger,
+    LogLevel,
     NodeAddress,
     Script,
     ServerCredentials,
@@ -80,6 +84,12 @@ def _config(settings: Settings) -> GlideClientConfiguration:
         ),
         client_name="pathkv",
         lazy_connect=True,
+        # Fail fast while Redis is unreachable: after a few failed or timed-out calls the
+        # client rejects requests at once (503) and lets one probe through every second.
+        client_circuit_breaker=ClientCircuitBreakerConfiguration(
+            window_size_ms=5000, failure_rate_threshold=0.5, min_errors=3,
+            open_timeout_ms=1000, count_timeouts=True, consecutive_successes=1,
+        ),
     )
 
 
@@ -146,6 +156,9 @@ class RedisStore:
     # lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
+        # The client's own log lines are not JSON; its failures reach pathkv's logs as
+        # 503/504 request lines instead.
+        Logger.set_logger_config(LogLevel.ERROR)
         try:
             self._clients = [await GlideClient.create(self._config)
                              for _ in range(self._pool_size)]
@@ -171,6 +184,8 @@ class RedisStore:
             return await operation(client)
         except GlideTimeout:
             raise StoreTimeoutError("Redis did not answer in time") from None
+        except CircuitBreakerError:
+            raise StoreError("Redis is unreachable; retrying in the background") from None
         except (TimeoutError, GlideError, OSError) as exc:
             raise StoreError(f"Redis: {exc}") from None
 

@@ -25,7 +25,8 @@ def open_store(settings: Settings) -> Store:
     if scheme == "sqlite":
         from pathkv.stores.sqlite import SQLiteStore
 
-        return SQLiteStore(sqlite_path(settings.store), settings.hit_flush_interval)
+        return SQLiteStore(sqlite_path(settings.store), settings.hit_flush_interval,
+                           settings.sqlite_busy_timeout)
     if scheme in ("redis", "rediss"):
         from pathkv.stores.redis import RedisStore
 

@@ -51,12 +51,11 @@ ON CONFLICT (path) DO UPDATE SET body = excluded.body, version = excluded.versio
     expires_at = excluded.expires_at, hits = excluded.hits
 """
 MAX_BATCH = 256
-BUSY_TIMEOUT_MS = 5000
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, busy_timeout: float = 5.0) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA synchronous = FULL")
     return conn
 
@@ -89,8 +88,9 @@ def _record(row: tuple[Any, ...]) -> Record:
 class _Writer:
     """A thread that owns the write connection and commits queued operations in batches."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout: float) -> None:
         self._path = path
+        self._busy_timeout = busy_timeout
         self._queue: queue.SimpleQueue[
             tuple[Op, asyncio.Future[Any], asyncio.AbstractEventLoop] | None
         ] = queue.SimpleQueue()
@@ -113,7 +113,7 @@ class _Writer:
         self._thread.join()
 
     def _run(self) -> None:
-        conn = _connect(self._path)
+        conn = _connect(self._path, self._busy_timeout)
         try:
             while True:
                 first = self._queue.get()
@@ -169,8 +169,10 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 
 class SQLiteStore:
-    def __init__(self, path: Path, hit_flush_interval: float = 0.5) -> None:
+    def __init__(self, path: Path, hit_flush_interval: float = 0.5,
+                 busy_timeout: float = 5.0) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout
         self.hit_flush_interval = hit_flush_interval
         self._writer: _Writer | None = None
         self._reader: sqlite3.Connection | None = None
@@ -182,7 +184,7 @@ class SQLiteStore:
     async def open(self) -> None:
         await asyncio.to_thread(_initialize, self.path)
         self._reader = _connect(self.path)
-        self._writer = _Writer(self.path)
+        self._writer = _Writer(self.path, self.busy_timeout)
         self._flusher = asyncio.create_task(self._flush_periodically())
 
     async def close(self) -> None:

@@ -73,7 +73,7 @@ def spec() -> dict[str, Any]:
             PATH_PARAM,
             {"name": "meta", "in": "query", "required": False,
              "description": "1: answer the metadata view instead of the document (not a hit).",
-             "schema": {"type": "string", "enum": ["0", "1", "true", "false"]}},
+             "schema": {"type": "string", "enum": ["", "0", "1", "true", "false"]}},
             _header("If-None-Match", "Entity tags; 304 when the current one is listed."),
         ],
         "responses": {
