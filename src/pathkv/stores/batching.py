@@ -46,6 +46,9 @@ class Batcher(Generic[Item, Result]):
         try:
             results = await self._run([item for item, _ in batch])
         except Exception as exc:
+            # Every caller re-raises it; its traceback would tie this frame, the batch and
+            # the futures into a cycle only the garbage collector could free.
+            exc.__traceback__ = None
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)

@@ -16,6 +16,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -113,7 +114,8 @@ class _Writer:
         self._thread.join()
 
     def _run(self) -> None:
-        conn = _connect(self._path, self._busy_timeout)
+        # The lock is polled in _begin; statements inside a transaction never wait.
+        conn = _connect(self._path, busy_timeout=0)
         try:
             while True:
                 first = self._queue.get()
@@ -136,14 +138,32 @@ class _Writer:
         finally:
             conn.close()
 
-    @staticmethod
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock, polling every fraction of a millisecond while another
+        process holds it. SQLite's own busy handler sleeps up to 100 ms between tries,
+        which showed up as 400 ms p99 latency with two workers writing at once."""
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.0002
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+
     def _commit(
+        self,
         conn: sqlite3.Connection,
         batch: list[tuple[Op, asyncio.Future[Any], asyncio.AbstractEventLoop]],
     ) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn)
             for op, _, _ in batch:
                 try:
                     outcomes.append((True, op(conn)))
