@@ -136,6 +136,29 @@ class PathkvServer:
                 self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=out)
         wait_for_port(self.port, proc=self.proc)
 
+    def wait_ready(self, timeout: float = 20, steady: float = 1.5) -> None:
+        """Poll /-/readyz (a new connection each time, so every worker answers some) until
+        it has answered 200 without a break for `steady` seconds: after a store outage each
+        worker's circuit breaker closes on its own, within a second of the store's return."""
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        ready_since: float | None = None
+        while True:
+            now = time.monotonic()
+            try:
+                with urllib.request.urlopen(self.base + "/-/readyz", timeout=10) as answer:
+                    ok = answer.status == 200
+            except (urllib.error.URLError, OSError):
+                ok = False
+            ready_since = (ready_since or now) if ok else None
+            if ready_since is not None and now - ready_since >= steady:
+                return
+            if now >= deadline:
+                raise TimeoutError(f"pathkv was not steadily ready within {timeout} s")
+            time.sleep(0.1)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
