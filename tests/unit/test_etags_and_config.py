@@ -27,6 +27,20 @@ def test_etag_format_and_conditions() -> None:
     assert not none_match('"3-abd"', (3, "abc"))
 
 
+def test_non_ascii_digits_are_refused_not_crashed_on() -> None:
+    from pathkv.core.service import parse_int
+
+    with pytest.raises(BadRequest):
+        parse_int("ttl", "\u00b2", 1, 1, 10)
+    with pytest.raises(BadRequest):
+        parse_int("ttl", "\u0663", 1, 1, 10)  # ARABIC-INDIC DIGIT THREE
+    with pytest.raises(BadRequest):
+        parse_int("ttl", "9" * 5000, 1, 1, 10)
+    assert write_condition('"' + "9" * 5000 + '-abc"', None) is not None
+    condition = write_condition('"\u00b2-abc"', None)
+    assert condition is not None and not condition.holds((2, "abc"))
+
+
 def test_expect_holds() -> None:
     assert MUST_BE_ABSENT.holds(None) and not MUST_BE_ABSENT.holds((1, "a"))
     assert Expect(True).holds((1, "a")) and not Expect(True).holds(None)

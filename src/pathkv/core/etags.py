@@ -48,7 +48,7 @@ def _parse_one(raw: str) -> Tag | None:
     if len(item) < 2 or item[0] != '"' or item[-1] != '"':
         raise BadRequest(f"malformed entity tag {raw.strip()[:64]!r}")
     version, _, digest = item[1:-1].partition("-")
-    if not version.isdigit() or not digest:
+    if not (version.isascii() and version.isdigit() and len(version) <= 18) or not digest:
         return None
     return int(version), digest
 

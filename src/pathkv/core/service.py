@@ -87,7 +87,7 @@ def decode_cursor(cursor: str) -> str:
 def parse_int(name: str, raw: str | None, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18) or not low <= int(raw) <= high:
         raise InvalidParameter(f"'{name}' must be a whole number from {low} to {high}")
     return int(raw)
 

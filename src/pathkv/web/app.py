@@ -65,8 +65,10 @@ class App:
         settings: Settings,
         store: Store | None = None,
         draining: Callable[[], bool] = lambda: False,
+        tune_gc: bool = False,
     ) -> None:
         self.settings = settings
+        self.tune_gc = tune_gc
         self.metrics = Metrics()
         self.store = self.metrics.timed(store if store is not None else open_store(settings))
         self.service = Service(
@@ -105,7 +107,8 @@ class App:
     async def startup(self) -> None:
         logs.configure(self.settings.log_level)
         await self.store.open()
-        _tune_garbage_collector()
+        if self.tune_gc:
+            _tune_garbage_collector()
         self._background.append(asyncio.create_task(self._flush_metrics_periodically()))
         if self.settings.sweep_interval > 0:
             self._background.append(asyncio.create_task(self._sweep_periodically()))
@@ -301,6 +304,9 @@ def _location(path: str) -> bytes:
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None,
-               draining: Callable[[], bool] = lambda: False) -> App:
-    """The app factory: tests pass their own settings and store."""
-    return App(settings or Settings.from_env(), store, draining)
+               draining: Callable[[], bool] = lambda: False, tune_gc: bool = False) -> App:
+    """The app factory: tests pass their own settings and store.
+
+    tune_gc changes the process-wide garbage collector: only for a serving process.
+    """
+    return App(settings or Settings.from_env(), store, draining, tune_gc)

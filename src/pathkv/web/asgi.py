@@ -20,4 +20,5 @@ def drain_flag(marker: str | None) -> Callable[[], bool]:
 
 
 def create() -> App:
-    return create_app(Settings.from_env(), draining=drain_flag(os.environ.get(DRAIN_FILE_ENV)))
+    return create_app(Settings.from_env(), draining=drain_flag(os.environ.get(DRAIN_FILE_ENV)),
+                      tune_gc=True)
