@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -175,10 +176,7 @@ def serve(settings: Settings) -> int:
     try:
         server.serve()
     finally:
-        drain_file.unlink(missing_ok=True)
-        for path in sorted(runtime.rglob("*"), reverse=True):
-            path.unlink() if path.is_file() else path.rmdir()
-        runtime.rmdir()
+        shutil.rmtree(runtime, ignore_errors=True)
     return 0
 
 
