@@ -119,7 +119,11 @@ def run_loadgen(port: int, case: str, seconds: float, connections: int) -> Resul
 def children(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        for child in (task / "children").read_text().split():
+        try:
+            listed = (task / "children").read_text().split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        for child in listed:
             found.append(int(child))
             found.extend(children(int(child)))
     return found

@@ -168,19 +168,23 @@ class PathkvServer:
         return code
 
     def kill(self) -> None:
-        """kill -9 the server and its workers (they share its process group)."""
+        """kill -9 the server and its workers, all at once, as a crash would."""
         assert self.proc is not None
-        with contextlib.suppress(ProcessLookupError):
-            for child in _children(self.proc.pid):
-                os.kill(child, signal.SIGKILL)
-            self.proc.kill()
+        victims = [self.proc.pid, *_children(self.proc.pid)]
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait(10)
         self.proc = None
 
 
 def _children(pid: int) -> Iterator[int]:
+    """Descendants of pid (threads and processes may end while we look)."""
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        children = (task / "children").read_text().split()
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
         for child in children:
             yield from _children(int(child))
             yield int(child)

@@ -73,7 +73,11 @@ def test_sigterm_drains(tmp_path: Path) -> None:
     time.sleep(0.5)
     assert server.proc is not None
     server.proc.send_signal(signal.SIGTERM)
-    readiness = httpx.get(server.base + "/-/readyz", timeout=5)
+    signalled = time.monotonic()
+    # Readiness turns 503 within the shutdown delay, while the server still accepts.
+    while (readiness := httpx.get(server.base + "/-/readyz", timeout=5)).status_code == 200:
+        assert time.monotonic() - signalled < 0.8, "readiness did not turn 503 in time"
+        time.sleep(0.02)
     assert readiness.status_code == 503
     assert readiness.headers["content-type"] == "application/problem+json"
     assert httpx.get(server.base + "/-/healthz", timeout=5).status_code == 200
