@@ -129,6 +129,12 @@ def test_prod_overlay() -> None:
                         and o["metadata"]["name"] == "pathkv-redis")
     sources = redis_policy["spec"]["ingress"][0]["from"]
     assert sources == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "pathkv"}}}]
+    server_policy = next(o for o in objects if o["kind"] == "NetworkPolicy"
+                         and o["metadata"]["name"] == "pathkv")
+    assert server_policy["spec"]["ingress"][0]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+        {"namespaceSelector": {}, "podSelector": {"matchLabels": {"pathkv-client": "true"}}},
+    ]
     # The maintenance jobs carry the label that lets them reach Redis.
     for cronjob in (o for o in objects if o["kind"] == "CronJob"):
         labels = cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
