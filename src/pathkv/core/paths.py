@@ -24,7 +24,6 @@ from pathkv.core.errors import InvalidPath, PathTooLong
 
 ROOT = "/"
 RESERVED_PREFIX = "/-/"
-RESERVED_SEGMENT = "-"
 DEFAULT_MAX_BYTES = 1024
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

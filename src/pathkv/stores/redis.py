@@ -132,7 +132,6 @@ def _hits(value: bytes | str | float) -> int:
 class RedisStore:
     def __init__(self, config: GlideClientConfiguration, prefix: str, pool_size: int = 1) -> None:
         self._config = config
-        self._prefix = prefix
         self._doc_prefix = prefix + "d:"
         self._hits = prefix + "hits"
         self._keys = prefix + "keys"
