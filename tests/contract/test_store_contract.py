@@ -249,5 +249,17 @@ async def test_sweep_removes_expired(store: Store) -> None:
     assert await store.sweep(now_ms(), 100) == 0
 
 
+async def test_sweep_walks_a_large_index(store: Store) -> None:
+    await asyncio.gather(*(store.put(write(f"/big-sweep/{i:04d}", ttl_ms=100), None)
+                           for i in range(450)))
+    await store.put(write("/big-sweep/live"), None)
+    await asyncio.sleep(0.25)
+    removed = 0
+    while (n := await store.sweep(now_ms(), 1000)) > 0:
+        removed += n
+    assert removed == 450
+    assert await store.keys("/big-sweep/", None, 1000, now_ms()) == ["/big-sweep/live"]
+
+
 async def test_ping(store: Store) -> None:
     await store.ping()

@@ -14,6 +14,7 @@ other failure into StoreError.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import zlib
@@ -48,7 +49,10 @@ from pathkv.stores.contract import (
     Write,
 )
 
-SWEEP_BATCH = 1000
+# The sweep walks the index in small steps with a pause between them: each step is a
+# script that holds Redis, and a background sweep must not show in request latency.
+SWEEP_BATCH = 200
+SWEEP_PAUSE = 0.002
 # Bodies from this size on are stored zlib-compressed (level 1: about 5 us per KiB here);
 # JSON documents shrink to a third or half, and Redis memory is the costly resource.
 COMPRESS_FROM = 256
@@ -295,4 +299,5 @@ class RedisStore:
             removed += int(step_removed)
             if wrapped:
                 break
+            await asyncio.sleep(SWEEP_PAUSE)
         return removed
