@@ -22,25 +22,38 @@ class Outcome:
 
 async def _connection(port: int, make: Callable[[int], bytes], deadline: float, out: Outcome,
                       seed: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    """One client: keep-alive requests, reconnecting when the server closes the connection
+    (gunicorn's sync workers close it after every response, as wrk also handles)."""
     n = seed * 1_000_000
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < deadline:
             n += 1
             started = time.perf_counter()
-            writer.write(make(n))
-            head = await reader.readuntil(b"\r\n\r\n")
+            try:
+                writer.write(make(n))
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (OSError, asyncio.IncompleteReadError):
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
             status = int(head[9:12])
             length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
+            close = False
+            for line in head.lower().split(b"\r\n"):
+                if line.startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
+                elif line.startswith(b"connection:") and b"close" in line:
+                    close = True
             if length:
                 await reader.readexactly(length)
             out.latencies.append(time.perf_counter() - started)
             out.requests += 1
             if not 200 <= status < 300:
                 out.non_2xx += 1
+            if close:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
     except (OSError, asyncio.IncompleteReadError):
         out.errors += 1
     finally:

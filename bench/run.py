@@ -301,11 +301,14 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true",
                         help="1 s per case, one run, 1,000 documents")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto",
+                        help="auto: wrk when installed, else bench/loadgen.py")
     args = parser.parse_args()
     if args.smoke:
         args.duration, args.documents, args.repeat = 1.0, 1000, 1
-    use_wrk = shutil.which("wrk") is not None
-    generator = "wrk (2 threads)" if use_wrk else "bench/loadgen.py (wrk not found)"
+    use_wrk = args.load_generator == "wrk" or (
+        args.load_generator == "auto" and shutil.which("wrk") is not None)
+    generator = "wrk (2 threads)" if use_wrk else "bench/loadgen.py (Python, slower than wrk)"
     binaries = redis_binaries()
     if not binaries:
         raise SystemExit("bench: no redis-server found (install redis-server or the test extras)")
