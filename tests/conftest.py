@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers import RedisServer, redis_binaries
+from tests.servers import PathkvServer, RedisServer, redis_binaries
+
+ServerRunner = Callable[[PathkvServer], PathkvServer]
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +36,19 @@ def fresh_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def run_server() -> Iterator[ServerRunner]:
+    """Start `pathkv serve` processes that are stopped when the test ends, pass or fail."""
+    servers: list[PathkvServer] = []
+
+    def run(server: PathkvServer) -> PathkvServer:
+        server.start()
+        servers.append(server)
+        return server
+
+    yield run
+    for server in servers:
+        if server.proc is not None:
+            server.stop()

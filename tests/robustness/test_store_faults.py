@@ -12,6 +12,7 @@ import httpx
 
 from pathkv.config import Settings
 from pathkv.stores.registry import open_store
+from tests.conftest import ServerRunner
 from tests.servers import PathkvServer, RedisServer
 
 
@@ -25,110 +26,103 @@ def pathkv_connections(redis: RedisServer) -> int:
     return listing.count("name=pathkv")
 
 
-def test_redis_down_then_back(fresh_redis: RedisServer, tmp_path: Path) -> None:
-    server = PathkvServer(fresh_redis.url, workers=2, log=tmp_path / "log",
-                          env={"PATHKV_REDIS_TIMEOUT": "0.5"})
-    server.start()
-    try:
-        with httpx.Client(base_url=server.base, timeout=10) as client:
-            assert client.put("/kept", json={"a": 1}).status_code == 201
-            for cycle in range(3):
-                fresh_redis.stop()
-                started = time.monotonic()
-                assert_problem(client.get("/kept"), 503, 504)
-                assert_problem(client.put("/new", json={"a": 1}), 503, 504)
-                assert_problem(client.get("/"), 503, 504)
-                assert_problem(client.get("/-/keys"), 503, 504)
-                assert_problem(client.get("/-/readyz"), 503)
-                assert client.get("/-/healthz").status_code == 200
-                assert time.monotonic() - started < 10
-                # Once a few calls have failed in a worker, its client's circuit breaker
-                # answers at once.
-                for _ in range(12):
-                    client.get("/kept")
-                for _ in range(4):
-                    quick = time.monotonic()
-                    assert_problem(client.get("/kept"), 503)
-                    assert time.monotonic() - quick < 0.2, "failures must be fast"
-                fresh_redis.start()
-                server.wait_ready()
-                assert client.get("/kept").json() == {"a": 1}
-                assert client.put(f"/after/{cycle}", json={"c": cycle}).status_code == 201
-            # One multiplexed connection per worker (plus the readiness ping's): no leak
-            # across three outages.
-            assert pathkv_connections(fresh_redis) <= 4
-    finally:
-        server.stop()
-
-
-def test_slow_redis_answers_504_then_recovers(fresh_redis: RedisServer, tmp_path: Path) -> None:
-    server = PathkvServer(fresh_redis.url, log=tmp_path / "log",
-                          env={"PATHKV_REDIS_TIMEOUT": "0.3"})
-    server.start()
-    try:
-        with httpx.Client(base_url=server.base, timeout=10) as client:
-            assert client.put("/slow", json={"a": 1}).status_code == 201
-            # Redis stops answering pathkv's commands for 2 s.
-            fresh_redis.command("CLIENT", "PAUSE", "2000", "ALL")
+def test_redis_down_then_back(
+    fresh_redis: RedisServer, tmp_path: Path, run_server: ServerRunner
+) -> None:
+    server = run_server(PathkvServer(fresh_redis.url, workers=2, log=tmp_path / "log",
+                                     env={"PATHKV_REDIS_TIMEOUT": "0.5"}))
+    with httpx.Client(base_url=server.base, timeout=10) as client:
+        assert client.put("/kept", json={"a": 1}).status_code == 201
+        for cycle in range(3):
+            fresh_redis.stop()
             started = time.monotonic()
-            assert_problem(client.get("/slow"), 504)
-            assert time.monotonic() - started < 1.5
-            time.sleep(2.0)
-            assert client.get("/slow").json() == {"a": 1}
-            assert client.put("/slow", json={"a": 2}).status_code == 200
-    finally:
-        server.stop()
+            assert_problem(client.get("/kept"), 503, 504)
+            assert_problem(client.put("/new", json={"a": 1}), 503, 504)
+            assert_problem(client.get("/"), 503, 504)
+            assert_problem(client.get("/-/keys"), 503, 504)
+            assert_problem(client.get("/-/readyz"), 503)
+            assert client.get("/-/healthz").status_code == 200
+            assert time.monotonic() - started < 10
+            # Once a few calls have failed in a worker, its client's circuit breaker
+            # answers at once.
+            for _ in range(12):
+                client.get("/kept")
+            for _ in range(4):
+                quick = time.monotonic()
+                assert_problem(client.get("/kept"), 503)
+                assert time.monotonic() - quick < 0.2, "failures must be fast"
+            fresh_redis.start()
+            server.wait_ready()
+            assert client.get("/kept").json() == {"a": 1}
+            assert client.put(f"/after/{cycle}", json={"c": cycle}).status_code == 201
+        # One multiplexed connection per worker (plus the readiness ping's): no leak
+        # across three outages.
+        assert pathkv_connections(fresh_redis) <= 4
 
 
-def test_sqlite_locked_by_another_process(tmp_path: Path) -> None:
+def test_slow_redis_answers_504_then_recovers(
+    fresh_redis: RedisServer, tmp_path: Path, run_server: ServerRunner
+) -> None:
+    server = run_server(PathkvServer(fresh_redis.url, log=tmp_path / "log",
+                                     env={"PATHKV_REDIS_TIMEOUT": "0.3"}))
+    with httpx.Client(base_url=server.base, timeout=10) as client:
+        assert client.put("/slow", json={"a": 1}).status_code == 201
+        # Redis stops answering pathkv's commands for 2 s.
+        fresh_redis.command("CLIENT", "PAUSE", "2000", "ALL")
+        started = time.monotonic()
+        assert_problem(client.get("/slow"), 504)
+        assert time.monotonic() - started < 1.5
+        time.sleep(2.0)
+        assert client.get("/slow").json() == {"a": 1}
+        assert client.put("/slow", json={"a": 2}).status_code == 200
+
+
+def test_sqlite_locked_by_another_process(
+    tmp_path: Path, run_server: ServerRunner
+) -> None:
     database = tmp_path / "locked.db"
-    server = PathkvServer(f"sqlite:///{database}", log=tmp_path / "log",
-                          env={"PATHKV_SQLITE_BUSY_TIMEOUT": "0.5"})
-    server.start()
-    try:
-        with httpx.Client(base_url=server.base, timeout=10) as client:
-            assert client.put("/doc", json={"v": 1}).status_code == 201
-            intruder = sqlite3.connect(database, isolation_level=None)
-            intruder.execute("BEGIN EXCLUSIVE")
-            try:
-                assert_problem(client.put("/doc", json={"v": 2}), 503)
-                assert_problem(client.get("/"), 503)
-                assert client.get("/doc").json() == {"v": 1}  # WAL readers are not blocked
-            finally:
-                intruder.execute("ROLLBACK")
-                intruder.close()
-            assert client.put("/doc", json={"v": 3}).json()["version"] == 2
-            assert client.get("/doc").json() == {"v": 3}
-    finally:
-        server.stop()
+    server = run_server(PathkvServer(f"sqlite:///{database}", log=tmp_path / "log",
+                                     env={"PATHKV_SQLITE_BUSY_TIMEOUT": "0.5"}))
+    with httpx.Client(base_url=server.base, timeout=10) as client:
+        assert client.put("/doc", json={"v": 1}).status_code == 201
+        intruder = sqlite3.connect(database, isolation_level=None)
+        intruder.execute("BEGIN EXCLUSIVE")
+        try:
+            assert_problem(client.put("/doc", json={"v": 2}), 503)
+            assert_problem(client.get("/"), 503)
+            assert client.get("/doc").json() == {"v": 1}  # WAL readers are not blocked
+        finally:
+            intruder.execute("ROLLBACK")
+            intruder.close()
+        assert client.put("/doc", json={"v": 3}).json()["version"] == 2
+        assert client.get("/doc").json() == {"v": 3}
 
 
-def test_redis_dies_mid_request_batch(fresh_redis: RedisServer, tmp_path: Path) -> None:
+def test_redis_dies_mid_request_batch(
+    fresh_redis: RedisServer, tmp_path: Path, run_server: ServerRunner
+) -> None:
     """Requests in flight when Redis dies all get an answer; nothing hangs."""
-    server = PathkvServer(fresh_redis.url, log=tmp_path / "log",
-                          env={"PATHKV_REDIS_TIMEOUT": "0.5"})
-    server.start()
+    server = run_server(PathkvServer(fresh_redis.url, log=tmp_path / "log",
+                                     env={"PATHKV_REDIS_TIMEOUT": "0.5"}))
     statuses: list[int] = []
-    try:
-        def hammer() -> None:
-            with httpx.Client(base_url=server.base, timeout=10) as client:
-                for i in range(40):
-                    statuses.append(client.put(f"/mid/{i}", json={"i": i}).status_code)
 
-        threads = [threading.Thread(target=hammer) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.2)
-        fresh_redis.stop()
-        for thread in threads:
-            thread.join(60)
-        assert len(statuses) == 320
-        assert set(statuses) <= {200, 201, 503, 504}
-        fresh_redis.start()
-        server.wait_ready()
-        assert httpx.put(server.base + "/mid/after", json={"ok": 1}).status_code in (200, 201)
-    finally:
-        server.stop()
+    def hammer() -> None:
+        with httpx.Client(base_url=server.base, timeout=10) as client:
+            for i in range(40):
+                statuses.append(client.put(f"/mid/{i}", json={"i": i}).status_code)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    fresh_redis.stop()
+    for thread in threads:
+        thread.join(60)
+    assert len(statuses) == 320
+    assert set(statuses) <= {200, 201, 503, 504}
+    fresh_redis.start()
+    server.wait_ready()
+    assert httpx.put(server.base + "/mid/after", json={"ok": 1}).status_code in (200, 201)
 
 
 async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
@@ -171,13 +165,14 @@ async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
         await store.close()
 
 
-def test_unreachable_redis_at_start_is_not_ready_then_recovers(tmp_path: Path) -> None:
+def test_unreachable_redis_at_start_is_not_ready_then_recovers(
+    tmp_path: Path, run_server: ServerRunner
+) -> None:
     from tests.servers import free_port, redis_binaries
 
     port = free_port()
-    server = PathkvServer(f"redis://127.0.0.1:{port}/0", log=tmp_path / "log",
-                          env={"PATHKV_REDIS_TIMEOUT": "0.5"})
-    server.start()
+    server = run_server(PathkvServer(f"redis://127.0.0.1:{port}/0", log=tmp_path / "log",
+                                     env={"PATHKV_REDIS_TIMEOUT": "0.5"}))
     redis = RedisServer(next(iter(redis_binaries().values())), tmp_path / "r", port=port)
     try:
         assert_problem(httpx.get(server.base + "/-/readyz", timeout=10), 503)
@@ -186,5 +181,4 @@ def test_unreachable_redis_at_start_is_not_ready_then_recovers(tmp_path: Path) -
         server.wait_ready()
         assert httpx.put(server.base + "/x", json={"a": 1}, timeout=10).status_code == 201
     finally:
-        server.stop()
         redis.stop()
