@@ -81,6 +81,26 @@ def test_slow_body_is_timed_out(server: PathkvServer) -> None:
     assert_still_serving(server)
 
 
+def test_body_in_pieces_then_another_request_on_the_connection(server: PathkvServer) -> None:
+    """Reading stops at Content-Length: a body in pieces is whole, and the connection
+    stays usable for the next request."""
+    body = b'{"pieces":"' + b"x" * 3000 + b'"}'
+    with socket.create_connection(("127.0.0.1", server.port), 10) as sock:
+        sock.sendall(b"PUT /pieces HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body))
+        for start in range(0, len(body), 1000):
+            time.sleep(0.05)
+            sock.sendall(body[start:start + 1000])
+        first = sock.recv(65536)
+        sock.sendall(b"GET /pieces HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        second = b""
+        while chunk := sock.recv(65536):
+            second += chunk
+    assert first.startswith(b"HTTP/1.1 201"), first
+    assert second.startswith(b"HTTP/1.1 200"), second
+    assert second.endswith(body)
+
+
 def test_slow_headers_are_cut_off(server: PathkvServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port), 10) as sock:
         started = time.monotonic()

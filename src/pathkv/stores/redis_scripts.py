@@ -14,85 +14,86 @@ costs about 300 bytes more per document.
 The index and hit ranking outlive expired documents; entries whose document is gone are
 removed when listing or ranking meets them, and by `sweep`, which walks the whole index.
 
-Conditions (mode): "" unconditional, "absent", "exists", "tags" (pairs version, digest).
+Conditions (mode): "" unconditional, "absent", "exists", "tags" (a flat list of version,
+digest pairs).
 """
 
 from __future__ import annotations
 
 CONDITION = """
-local function holds(cur, mode, first, last)
+local function holds(cur, mode, tags)
   if mode == '' then return true end
   if mode == 'absent' then return cur == false end
   if cur == false then return false end
   if mode == 'exists' then return true end
   local v, g = string.match(cur, '^(%d+):([^:]*):')
-  for i = first, last, 2 do
-    if ARGV[i] == v and ARGV[i + 1] == g then return true end
+  for i = 1, #tags, 2 do
+    if tags[i] == v and tags[i + 1] == g then return true end
   end
   return false
 end
 """
 
-# Many reads in one call (see RedisStore: concurrent requests are batched).
-# KEYS hits, doc... | ARGV count flag (0/1) per doc, then path per doc
-# -> per doc: false, or {value, hits}
+# Many reads in one call (see RedisStore: concurrent requests are batched). A batch travels
+# as one MessagePack argument: the client's cost is per argument, not per byte.
+# KEYS hits | ARGV doc key prefix, msgpack [path, count (true/false), ...]
+# -> msgpack, per doc: false, or [value, hits]
 GET = """
-local n = #KEYS - 1
+local batch = cmsgpack.unpack(ARGV[2])
 local out = {}
-for i = 1, n do
-  local d = redis.call('GET', KEYS[i + 1])
+for i = 1, #batch, 2 do
+  local path = batch[i]
+  local d = redis.call('GET', ARGV[1] .. path)
   if d then
-    local path = ARGV[n + i]
     local h
-    if ARGV[i] == '1' then
+    if batch[i + 1] then
       h = redis.call('ZINCRBY', KEYS[1], 1, path)
     else
       h = redis.call('ZSCORE', KEYS[1], path) or '0'
     end
-    out[i] = {d, h}
+    out[#out + 1] = {d, h}
   else
-    out[i] = false
+    out[#out + 1] = false
   end
 end
-return out
+return cmsgpack.pack(out)
 """
 
 # Many writes in one call, applied in order, each with its own condition.
-# KEYS hits, keys, doc... | ARGV per doc: path, value after the version (":<digest>:..."),
-#   expires_at, mode, number of tags, then (version, digest) pairs
-# -> per doc: false, or {version, hits, created}
+# KEYS hits, keys | ARGV doc key prefix,
+#   msgpack [path, value after the version (":<digest>:..."), expires_at, mode, tags, ...]
+#   where tags is a flat list of (version, digest) pairs
+# -> msgpack, per doc: false, or [version, hits, created]
 PUT = CONDITION + """
+local batch = cmsgpack.unpack(ARGV[2])
 local out = {}
-local a = 1
-for i = 1, #KEYS - 2 do
-  local doc = KEYS[i + 2]
-  local path, rest, expires, mode = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local first = a + 5
-  a = first + 2 * tonumber(ARGV[a + 4])
+for i = 1, #batch, 5 do
+  local path, tags = batch[i], batch[i + 4]
+  local doc = ARGV[1] .. path
   local cur = redis.call('GET', doc)
-  if holds(cur, mode, first, a - 1) then
-    local created = 0
-    local version = 1
+  if holds(cur, batch[i + 3], tags) then
+    local version, hits, created = 1, '0', 0
     if cur then
       version = tonumber(string.match(cur, '^(%d+):')) + 1
+      hits = redis.call('ZSCORE', KEYS[1], path) or '0'
     else
       created = 1
       redis.call('ZREM', KEYS[1], path)
     end
-    redis.call('SET', doc, version .. rest, 'PXAT', expires)
+    redis.call('SET', doc, version .. batch[i + 1], 'PXAT', batch[i + 2])
     redis.call('ZADD', KEYS[2], 0, path)
-    out[i] = {version, redis.call('ZSCORE', KEYS[1], path) or '0', created}
+    out[#out + 1] = {version, hits, created}
   else
-    out[i] = false
+    out[#out + 1] = false
   end
 end
-return out
+return cmsgpack.pack(out)
 """
 
 # KEYS doc, hits, keys | ARGV path, mode, tags...   -> 1 deleted, 0 missing, -1 condition
 DELETE = CONDITION + """
 local cur = redis.call('GET', KEYS[1])
-if not holds(cur, ARGV[2], 3, #ARGV) then return -1 end
+if not holds(cur, ARGV[2], {unpack(ARGV, 3)}) then return -1 end
 if not cur then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])

@@ -40,13 +40,22 @@ def text_header(headers: dict[bytes, bytes], name: bytes) -> str | None:
 async def read_body(
     receive: Receive, headers: dict[bytes, bytes], limit: int, seconds: float
 ) -> bytes:
-    """The whole body, refusing (413) as soon as it is known to exceed limit."""
+    """The whole body, refusing (413) as soon as it is known to exceed limit.
+
+    With a Content-Length, reading stops once that many bytes have arrived: HTTP framing
+    ends the body there, and asking the server for its end costs another round trip
+    through it (granian answers the last chunk with ``more_body`` set).
+    """
     declared = headers.get(b"content-length")
+    expected = -1
     if declared is not None:
         if not declared.isdigit():
             raise BadRequest("Content-Length is not a number")
-        if int(declared) > limit:
-            raise PayloadTooLarge(f"body of {int(declared)} bytes is over the {limit}-byte limit")
+        expected = int(declared)
+        if expected > limit:
+            raise PayloadTooLarge(f"body of {expected} bytes is over the {limit}-byte limit")
+        if expected == 0:
+            return b""
     chunks: list[bytes] = []
     size = 0
     try:
@@ -60,7 +69,7 @@ async def read_body(
                 if size > limit:
                     raise PayloadTooLarge(f"body is over the {limit}-byte limit")
                 chunks.append(chunk)
-                if not message.get("more_body", False):
+                if size == expected or not message.get("more_body", False):
                     break
     except TimeoutError:
         raise RequestTimeout(f"the body did not arrive within {seconds:g} s") from None
