@@ -26,6 +26,7 @@ from pathkv.core.service import Policy, Service, meta_requested, meta_view, seco
 from pathkv.stores.contract import Record, Store
 from pathkv.stores.registry import open_store
 from pathkv.web import logs
+from pathkv.web.deadlines import Deadlines
 from pathkv.web.metrics import CONTENT_TYPE as METRICS_TYPE
 from pathkv.web.metrics import Metrics
 from pathkv.web.openapi import spec as openapi_spec
@@ -80,6 +81,7 @@ class App:
         self._id_prefix = os.urandom(8).hex()
         self._ids = itertools.count(1)
         self._openapi: bytes | None = None
+        self._body_deadlines = Deadlines()
 
     # ASGI entry ------------------------------------------------------------------------
 
@@ -278,7 +280,7 @@ class App:
         expect = etags.write_condition(header(headers, b"if-match"),
                                        header(headers, b"if-none-match"))
         body = await read_body(receive, headers, self.settings.max_body_bytes,
-                               self.settings.body_timeout)
+                               self._body_deadlines, self.settings.body_timeout)
         record, created = await self.service.put(path, content_type, body, ttl, expect)
         now = self.service.clock()
         response_headers = _document_headers(record, now)

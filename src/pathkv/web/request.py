@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from pathkv.core.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from pathkv.web.deadlines import Deadlines
 
 Scope = dict[str, Any]
 Receive = Any
@@ -38,7 +39,8 @@ def text_header(headers: dict[bytes, bytes], name: bytes) -> str | None:
 
 
 async def read_body(
-    receive: Receive, headers: dict[bytes, bytes], limit: int, seconds: float
+    receive: Receive, headers: dict[bytes, bytes], limit: int, deadlines: Deadlines,
+    seconds: float,
 ) -> bytes:
     """The whole body, refusing (413) as soon as it is known to exceed limit.
 
@@ -58,19 +60,23 @@ async def read_body(
             return b""
     chunks: list[bytes] = []
     size = 0
+    task = deadlines.start(seconds)
     try:
-        async with asyncio.timeout(seconds):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"body is over the {limit}-byte limit")
-                chunks.append(chunk)
-                if size == expected or not message.get("more_body", False):
-                    break
-    except TimeoutError:
-        raise RequestTimeout(f"the body did not arrive within {seconds:g} s") from None
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"body is over the {limit}-byte limit")
+            chunks.append(chunk)
+            if size == expected or not message.get("more_body", False):
+                break
+    except asyncio.CancelledError:
+        if deadlines.finish(task):
+            raise RequestTimeout(f"the body did not arrive within {seconds:g} s") from None
+        raise
+    finally:
+        deadlines.finish(task)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
