@@ -21,6 +21,7 @@ class Deadlines:
         self._due: dict[Task, float] = {}
         self._expired: set[Task] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self._watcher_loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, seconds: float) -> Task:
         """Give the current task `seconds` to reach ``finish``; returns that task."""
@@ -28,9 +29,9 @@ class Deadlines:
         if task is None:
             raise RuntimeError("a deadline needs a running task")
         self._due[task] = time.monotonic() + seconds
-        watcher = self._watcher
-        if watcher is None or watcher.get_loop() is not task.get_loop():
-            self._watcher = task.get_loop().create_task(self._watch())
+        if self._watcher is None or self._watcher_loop is not asyncio.get_running_loop():
+            self._watcher_loop = asyncio.get_running_loop()
+            self._watcher = self._watcher_loop.create_task(self._watch())
         return task
 
     def finish(self, task: Task) -> bool:
