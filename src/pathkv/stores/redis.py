@@ -182,6 +182,10 @@ class RedisStore:
                              for _ in range(self._pool_size)]
         except GlideError as exc:
             raise StoreError(f"cannot create Redis client: {exc}") from None
+        # The clients belong to this loop, and so do the batches.
+        loop = asyncio.get_running_loop()
+        for batcher in (self._reads, self._writes, self._increments):
+            batcher.bind(loop)
 
     async def close(self) -> None:
         clients, self._clients = self._clients, []

@@ -109,6 +109,7 @@ class App:
     async def startup(self) -> None:
         logs.configure(self.settings.log_level)
         await self.store.open()
+        self._body_deadlines.bind(asyncio.get_running_loop())
         if self.tune_gc:
             _tune_garbage_collector()
         self._background.append(asyncio.create_task(self._flush_metrics_periodically()))

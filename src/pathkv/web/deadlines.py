@@ -21,17 +21,22 @@ class Deadlines:
         self._due: dict[Task, float] = {}
         self._expired: set[Task] = set()
         self._watcher: asyncio.Task[None] | None = None
-        self._watcher_loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve reads on this loop only: saves a running-loop lookup (a getpid system
+        call in CPython 3.11) per read."""
+        self._loop = loop
 
     def start(self, seconds: float) -> Task:
         """Give the current task `seconds` to reach ``finish``; returns that task."""
-        task = asyncio.current_task()
+        loop = self._loop or asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a deadline needs a running task")
         self._due[task] = time.monotonic() + seconds
-        if self._watcher is None or self._watcher_loop is not asyncio.get_running_loop():
-            self._watcher_loop = asyncio.get_running_loop()
-            self._watcher = self._watcher_loop.create_task(self._watch())
+        if self._watcher is None or self._watcher.get_loop() is not loop:
+            self._watcher = loop.create_task(self._watch())
         return task
 
     def finish(self, task: Task) -> bool:
