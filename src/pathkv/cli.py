@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pathkv import __version__
-from pathkv.config import DRAIN_FILE_ENV, ConfigError, Settings
+from pathkv.config import CPU_LOCK_DIR_ENV, DRAIN_FILE_ENV, ConfigError, Settings
 from pathkv.core.backup import export_lines, import_lines
 from pathkv.core.errors import Problem
 from pathkv.core.service import now_ms
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--pin-workers", action="store_true", default=None,
+                       help="pin each worker to a CPU of its own (machines dedicated to pathkv)")
     serve.add_argument("--store", help="store URL (default: sqlite file in the data directory)")
 
     for name, text in (("sweep", "remove expired documents now"),
@@ -56,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env(**{
-            k: getattr(args, k, None) for k in ("host", "port", "workers", "store")
+            k: getattr(args, k, None) for k in ("host", "port", "workers", "pin_workers", "store")
         })
         if args.command == "serve":
             return serve(settings)
@@ -147,6 +149,8 @@ def serve(settings: Settings) -> int:
     drain_file = runtime / "draining"
     os.environ.update(settings.to_env())
     os.environ[DRAIN_FILE_ENV] = str(drain_file)
+    if settings.pin_workers:
+        os.environ[CPU_LOCK_DIR_ENV] = str(runtime)
     if settings.workers > 1:
         metrics_dir = runtime / "metrics"
         metrics_dir.mkdir()

@@ -15,6 +15,10 @@ from typing import Any
 ENV_PREFIX = "PATHKV_"
 # Set by `pathkv serve` for its workers: a file that exists once shutdown has begun.
 DRAIN_FILE_ENV = "PATHKV_DRAIN_FILE"
+# Set by `pathkv serve --pin-workers`: where workers claim their CPUs.
+CPU_LOCK_DIR_ENV = "PATHKV_CPU_LOCK_DIR"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 class ConfigError(Exception):
@@ -35,6 +39,8 @@ class Settings:
     """TCP port to listen on."""
     workers: int = 1
     """Server worker processes."""
+    pin_workers: bool = False
+    """Pin each worker to a CPU of its own; for a machine or cpuset that runs only pathkv."""
     store: str = dataclasses.field(default_factory=default_store_url)
     """Store URL: sqlite:///path.db, redis://[:password@]host:port/db or rediss://..."""
     default_ttl: int = 365 * 24 * 3600
@@ -113,6 +119,10 @@ class Settings:
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:
     type_name = kind if isinstance(kind, str) else kind.__name__
+    if type_name == "bool":
+        if raw.lower() in _TRUE + _FALSE:
+            return raw.lower() in _TRUE
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not true or false")
     target = {"int": int, "float": float, "str": str}[type_name]
     try:
         return target(raw)

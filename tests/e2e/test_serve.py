@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -69,6 +70,36 @@ def test_several_workers_share_one_file(tmp_path: Path) -> None:
             assert hits == [{"path": "/shared", "hits": 80}]
             metrics = client.get("/-/metrics").text
             assert 'pathkv_requests_total{method="GET",route="/",status="200"} 200.0' in metrics
+    finally:
+        server.stop()
+
+
+def _workers_of(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
+
+
+def test_pinned_workers_each_hold_a_cpu_of_their_own(tmp_path: Path) -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    server = PathkvServer(f"sqlite:///{tmp_path / 'pin.db'}", workers=2,
+                          env={"PATHKV_PIN_WORKERS": "true"}, log=tmp_path / "server.log")
+    server.start()
+    try:
+        server.wait_ready()
+        assert httpx.put(server.base + "/pinned", json={"a": 1}).status_code == 201
+        assert server.proc is not None
+        workers = _workers_of(server.proc.pid)
+        assert len(workers) == 2
+        held = []
+        for worker in workers:
+            threads = [int(t) for t in os.listdir(f"/proc/{worker}/task")]
+            affinities = {frozenset(os.sched_getaffinity(t)) for t in threads}
+            assert len(affinities) == 1, affinities  # every thread of the worker alike
+            held.append(affinities.pop())
+        if len(cpus) >= 2:
+            assert all(len(cpu) == 1 for cpu in held)
+            assert held[0] != held[1]
+        assert httpx.get(server.base + "/pinned").json() == {"a": 1}
     finally:
         server.stop()
 

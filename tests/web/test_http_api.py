@@ -225,7 +225,12 @@ async def test_metrics(client: httpx.AsyncClient) -> None:
     text = (await client.get("/-/metrics")).text
     assert 'pathkv_requests_total{method="GET",route="/{path}",status="404"}' in text
     assert "pathkv_request_duration_seconds_bucket" in text
-    assert 'pathkv_store_duration_seconds_count{operation="incr_root"}' in text
+    assert 'pathkv_store_duration_seconds_count{operation="incr_root"} 1.0' in text
+    # Every store call counts once, across scrapes: nothing lost, nothing counted twice.
+    await client.get("/")
+    await client.get("/")
+    text = (await client.get("/-/metrics")).text
+    assert 'pathkv_store_duration_seconds_count{operation="incr_root"} 3.0' in text
 
 
 async def test_openapi_lists_every_operation(client: httpx.AsyncClient) -> None:

@@ -13,7 +13,9 @@ from typing import Protocol
 from pathkv.core.etags import Expect, Tag
 
 
-@dataclass(frozen=True, slots=True)
+# Record and Write are made for every request; frozen dataclasses cost five times as much
+# to create (1.3 us against 0.26 us here), so they are plain and treated as read-only.
+@dataclass(slots=True)
 class Record:
     """A stored document and its metadata. Times are Unix milliseconds."""
 
@@ -30,7 +32,7 @@ class Record:
         return (self.version, self.digest)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Write:
     """What to store at a path: the store assigns the version (previous + 1, or 1)."""
 

@@ -5,11 +5,16 @@ Settings come from ``PATHKV_*`` variables; ``pathkv serve`` sets them for its wo
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 
-from pathkv.config import DRAIN_FILE_ENV, Settings
+from pathkv.config import CPU_LOCK_DIR_ENV, DRAIN_FILE_ENV, Settings
 from pathkv.web.app import App, create_app
+from pathkv.web.process import pin_to_free_cpu, tune_garbage_collector
+
+log = logging.getLogger("pathkv")
 
 
 def drain_flag(marker: str | None) -> Callable[[], bool]:
@@ -19,6 +24,19 @@ def drain_flag(marker: str | None) -> Callable[[], bool]:
     return lambda: os.path.exists(marker)
 
 
+def process_setup(settings: Settings, lock_dir: str | None) -> Callable[[], None]:
+    """What a serving worker does to its process once the app has started."""
+    def setup() -> None:
+        tune_garbage_collector()
+        if settings.pin_workers:
+            if lock_dir:
+                pin_to_free_cpu(Path(lock_dir))
+            else:
+                log.warning("PATHKV_PIN_WORKERS works under `pathkv serve` only; not pinned")
+    return setup
+
+
 def create() -> App:
-    return create_app(Settings.from_env(), draining=drain_flag(os.environ.get(DRAIN_FILE_ENV)),
-                      tune_gc=True)
+    settings = Settings.from_env()
+    return create_app(settings, draining=drain_flag(os.environ.get(DRAIN_FILE_ENV)),
+                      process_setup=process_setup(settings, os.environ.get(CPU_LOCK_DIR_ENV)))

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import bisect
 import os
-import time
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -37,6 +37,15 @@ class _Tally:
     def add(self, seconds: float) -> None:
         self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.total += seconds
+
+    def take(self) -> _Tally | None:
+        """The observations so far (None if there are none), leaving this tally empty."""
+        if not self.total and not any(self.counts):
+            return None
+        taken = _Tally()
+        taken.counts, self.counts = self.counts, taken.counts
+        taken.total, self.total = self.total, 0.0
+        return taken
 
 
 class Metrics:
@@ -66,22 +75,25 @@ class Metrics:
             tally = self._latency[route] = _Tally()
         tally.add(seconds)
 
-    def observe_store(self, operation: str, seconds: float) -> None:
+    def store_tally(self, operation: str) -> _Tally:
+        """The tally of one store operation, kept for the life of the process: the store
+        wrapper adds to it directly (once per request, so every call counts)."""
         tally = self._store_latency.get(operation)
         if tally is None:
             tally = self._store_latency[operation] = _Tally()
-        tally.add(seconds)
+        return tally
 
     def flush(self) -> None:
         requests, self._requests = self._requests, {}
         for (method, route, status), count in requests.items():
             self.requests.labels(method, route, status).inc(count)
-        for histogram, attribute in ((self.latency, "_latency"),
-                                     (self.store_latency, "_store_latency")):
-            tallies: dict[str, _Tally] = getattr(self, attribute)
-            setattr(self, attribute, {})
-            for label, tally in tallies.items():
-                _add_to_histogram(histogram.labels(label), tally)
+        latency, self._latency = self._latency, {}
+        for route, tally in latency.items():
+            _add_to_histogram(self.latency.labels(route), tally)
+        for operation, store_tally in self._store_latency.items():
+            taken = store_tally.take()
+            if taken is not None:
+                _add_to_histogram(self.store_latency.labels(operation), taken)
 
     def exposition(self) -> bytes:
         self.flush()
@@ -118,14 +130,15 @@ class _TimedStore:
         method = getattr(self._inner, name)
         if name.startswith("_") or not callable(method):
             return method
-        observe = self._metrics.observe_store
+        add = self._metrics.store_tally(name).add
+        call = cast(Callable[..., Awaitable[Any]], method)
 
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+        async def timed(*args: Any) -> Any:
+            started = perf_counter()
             try:
-                return await cast(Callable[..., Awaitable[Any]], method)(*args, **kwargs)
+                return await call(*args)
             finally:
-                observe(name, time.perf_counter() - started)
+                add(perf_counter() - started)
 
         setattr(self, name, timed)
         return timed
