@@ -190,12 +190,12 @@ def servers(redis_port: int, workdir: Path) -> Iterator[tuple[str, list[str], di
            [python, "-m", "gunicorn", "-w", "2", "--chdir", str(HERE), "baseline_app:app"],
            {"REDIS_PORT": str(redis_port)})
     quiet = {"PATHKV_LOG_LEVEL": "WARNING", "PATHKV_SHUTDOWN_DELAY": "0"}
-    yield ("pathkv on Redis (2 workers)",
-           [python, "-m", "pathkv", "serve", "--workers", "2",
+    yield ("pathkv on Redis (2 pinned workers)",
+           [python, "-m", "pathkv", "serve", "--workers", "2", "--pin-workers",
             "--store", f"redis://127.0.0.1:{redis_port}/0"], {**quiet,
                                                            "PATHKV_REDIS_PREFIX": "bench:"})
-    yield ("pathkv on SQLite (2 workers)",
-           [python, "-m", "pathkv", "serve", "--workers", "2",
+    yield ("pathkv on SQLite (2 pinned workers)",
+           [python, "-m", "pathkv", "serve", "--workers", "2", "--pin-workers",
             "--store", f"sqlite:///{workdir / 'bench.db'}"], quiet)
 
 
@@ -282,7 +282,8 @@ def versions() -> dict[str, str]:
 
     found = {"python": platform.python_version(), "machine": platform.machine(),
              "cpus": str(os.cpu_count()), "kernel": platform.release()}
-    for package in ("pathkv", "granian", "valkey-glide", "orjson", "flask", "gunicorn", "redis"):
+    for package in ("pathkv", "granian", "uvloop", "valkey-glide", "msgpack", "orjson", "flask",
+                    "gunicorn", "redis"):
         try:
             found[package] = md.version(package)
         except md.PackageNotFoundError:

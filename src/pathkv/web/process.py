@@ -7,7 +7,6 @@ once the app has started; tests that build an app in their own process do not.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import logging
 import os
@@ -42,6 +41,8 @@ def pin_to_free_cpu(lock_dir: Path) -> int | None:
     the CPU its predecessor held. With more workers than CPUs the rest stay unpinned.
     Returns the CPU, or None.
     """
+    import fcntl  # POSIX only, like the option
+
     for cpu in sorted(os.sched_getaffinity(0)):
         fd = os.open(lock_dir / f"cpu-{cpu}.lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
