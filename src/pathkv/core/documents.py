@@ -86,7 +86,9 @@ def parse_json_object(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[s
             value = _loads_exact(body)
     if not isinstance(value, dict):
         raise InvalidDocument(f"a document must be a JSON object, not {_json_kind(value)}")
-    if _depth(value, max_depth) > max_depth:
+    # Each level of nesting takes an opening and a closing bracket: a shorter body cannot
+    # be too deep, and most documents are short.
+    if len(body) > 2 * max_depth and _depth(value, max_depth) > max_depth:
         raise InvalidDocument(f"JSON is nested deeper than {max_depth} levels")
     return value
 

@@ -71,7 +71,8 @@ for i = 1, #batch, 5 do
   local path, tags = batch[i], batch[i + 4]
   local doc = ARGV[1] .. path
   local cur = redis.call('GET', doc)
-  if holds(cur, batch[i + 3], tags) then
+  local mode = batch[i + 3]
+  if mode == '' or holds(cur, mode, tags) then
     local version, hits, created = 1, '0', 0
     if cur then
       version = tonumber(string.match(cur, '^(%d+):')) + 1

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,8 @@ DOCUMENT_ROUTE = "/{path}"
 READ_METHODS = ("GET", "HEAD")
 DOCUMENT_METHODS = "GET, HEAD, PUT, DELETE"
 READY_TIMEOUT = 2.0
+# What quote(path, safe="/") leaves as it is.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*")
 METRICS_FLUSH_INTERVAL = 1.0
 
 
@@ -175,8 +178,8 @@ class App:
             route = "/-/{unknown}"
         await self.send(send, method, response, request_id)
         self.metrics.observe(method, route, response.status, time.perf_counter() - started)
-        logs.access(request_id, method, route, raw_path.decode("latin-1")[:256],
-                    response.status, started, len(response.body))
+        logs.access(request_id, method, route, raw_path, response.status, started,
+                    len(response.body))
 
     @staticmethod
     def error_response(exc: Exception, raw_path: bytes, request_id: str) -> Response:
@@ -290,6 +293,8 @@ class App:
 
 
 def _location(path: str) -> bytes:
+    if _URL_SAFE.fullmatch(path):  # the common case, without quote()'s layers
+        return path.encode("ascii")
     return quote(path, safe="/").encode("ascii")
 
 

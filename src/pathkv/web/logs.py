@@ -38,11 +38,13 @@ def configure(level: str) -> None:
     root.propagate = False
 
 
-def access(request_id: str, method: str, route: str, path: str, status: int,
+def access(request_id: str, method: str, route: str, raw_path: bytes, status: int,
            started: float, size: int) -> None:
+    """One line per request; the raw path is shown as received, cut at 256 characters."""
     if ACCESS.isEnabledFor(logging.INFO):
         ACCESS.info("request", extra={
-            "request_id": request_id, "method": method, "route": route, "path": path,
+            "request_id": request_id, "method": method, "route": route,
+            "path": raw_path.decode("latin-1")[:256],
             "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             "bytes": size,
         })
