@@ -223,31 +223,27 @@ class RedisStore:
             mode, tags = _condition(expect)
             rest = _value_after_version(write.digest, write.now, write.expires_at, write.body)
             batch += (write.path, rest, b"%d" % write.expires_at, mode, tags)
-        result: list[Any] = _unpack(
+        flat = _unpack(
             await self._script("PUT", [self._hits, self._keys], [self._doc_prefix, _pack(batch)])
         )
-        return result
+        return [flat[i:i + 3] for i in range(0, len(flat), 3)]
 
     async def put(self, write: Write, expect: Expect | None) -> tuple[Record, bool]:
-        result = await self._writes.submit((write, expect))
-        if result is False:
+        version, hits, created = await self._writes.submit((write, expect))
+        if version == 0:
             raise ConditionFailed(write.path)
-        version, hits, created = result
         return Record(write.path, write.body, version, write.digest, write.now,
                       write.expires_at, _hits(hits)), created == 1
 
     async def _get_many(self, items: list[tuple[str, bool]]) -> list[Any]:
         batch = list(itertools.chain.from_iterable(items))
-        result: list[Any] = _unpack(
-            await self._script("GET", [self._hits], [self._doc_prefix, _pack(batch)])
-        )
-        return result
+        flat = _unpack(await self._script("GET", [self._hits], [self._doc_prefix, _pack(batch)]))
+        return [flat[i:i + 2] for i in range(0, len(flat), 2)]
 
     async def get(self, path: str, now: int, count_hit: bool) -> Record | None:
-        result = await self._reads.submit((path, count_hit))
-        if result is False:
+        value, hits = await self._reads.submit((path, count_hit))
+        if value is False:
             return None
-        value, hits = result
         return _record(path, value, hits)
 
     async def delete(self, path: str, now: int, expect: Expect | None) -> bool:

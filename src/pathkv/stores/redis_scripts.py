@@ -37,24 +37,25 @@ end
 # Many reads in one call (see RedisStore: concurrent requests are batched). A batch travels
 # as one MessagePack argument: the client's cost is per argument, not per byte.
 # KEYS hits | ARGV doc key prefix, msgpack [path, count (true/false), ...]
-# -> msgpack, per doc: false, or [value, hits]
+# -> msgpack, flat, per doc: value (false when there is none), hits
 GET = """
 local batch = cmsgpack.unpack(ARGV[2])
+local prefix = ARGV[1]
 local out = {}
+local n = 0
 for i = 1, #batch, 2 do
   local path = batch[i]
-  local d = redis.call('GET', ARGV[1] .. path)
+  local d = redis.call('GET', prefix .. path)
+  local h = 0
   if d then
-    local h
     if batch[i + 1] then
       h = redis.call('ZINCRBY', KEYS[1], 1, path)
     else
-      h = redis.call('ZSCORE', KEYS[1], path) or '0'
+      h = redis.call('ZSCORE', KEYS[1], path) or 0
     end
-    out[#out + 1] = {d, h}
-  else
-    out[#out + 1] = false
   end
+  out[n + 1], out[n + 2] = d, h
+  n = n + 2
 end
 return cmsgpack.pack(out)
 """
@@ -63,30 +64,31 @@ return cmsgpack.pack(out)
 # KEYS hits, keys | ARGV doc key prefix,
 #   msgpack [path, value after the version (":<digest>:..."), expires_at, mode, tags, ...]
 #   where tags is a flat list of (version, digest) pairs
-# -> msgpack, per doc: false, or [version, hits, created]
+# -> msgpack, flat, per doc: version (0 when the condition failed), hits, created (0/1)
 PUT = CONDITION + """
 local batch = cmsgpack.unpack(ARGV[2])
+local prefix = ARGV[1]
 local out = {}
+local n = 0
 for i = 1, #batch, 5 do
-  local path, tags = batch[i], batch[i + 4]
-  local doc = ARGV[1] .. path
+  local path = batch[i]
+  local doc = prefix .. path
   local cur = redis.call('GET', doc)
   local mode = batch[i + 3]
-  if mode == '' or holds(cur, mode, tags) then
-    local version, hits, created = 1, '0', 0
+  local version, hits, created = 0, 0, 0
+  if mode == '' or holds(cur, mode, batch[i + 4]) then
     if cur then
       version = tonumber(string.match(cur, '^(%d+):')) + 1
-      hits = redis.call('ZSCORE', KEYS[1], path) or '0'
+      hits = redis.call('ZSCORE', KEYS[1], path) or 0
     else
-      created = 1
+      version, created = 1, 1
       redis.call('ZREM', KEYS[1], path)
     end
     redis.call('SET', doc, version .. batch[i + 1], 'PXAT', batch[i + 2])
     redis.call('ZADD', KEYS[2], 0, path)
-    out[#out + 1] = {version, hits, created}
-  else
-    out[#out + 1] = false
   end
+  out[n + 1], out[n + 2], out[n + 3] = version, hits, created
+  n = n + 3
 end
 return cmsgpack.pack(out)
 """
