@@ -34,15 +34,20 @@ local function holds(cur, mode, tags)
 end
 """
 
-# Many reads in one call (see RedisStore: concurrent requests are batched). A batch travels
-# as one MessagePack argument: the client's cost is per argument, not per byte.
-# KEYS hits | ARGV doc key prefix, msgpack [path, count (true/false), ...]
-# -> msgpack, flat, per doc: value (false when there is none), hits
-GET = """
+# The start of a batched script: ARGV[1] is the document key prefix, ARGV[2] the batch in
+# MessagePack; the answer is collected flat in `out`, `n` entries so far.
+BATCH = """
 local batch = cmsgpack.unpack(ARGV[2])
 local prefix = ARGV[1]
 local out = {}
 local n = 0
+"""
+
+# Many reads in one call (see RedisStore: concurrent requests are batched). A batch travels
+# as one MessagePack argument: the client's cost is per argument, not per byte.
+# KEYS hits | ARGV doc key prefix, msgpack [path, count (true/false), ...]
+# -> msgpack, flat, per doc: value (false when there is none), hits
+GET = BATCH + """
 for i = 1, #batch, 2 do
   local path = batch[i]
   local d = redis.call('GET', prefix .. path)
@@ -65,11 +70,7 @@ return cmsgpack.pack(out)
 #   msgpack [path, value after the version (":<digest>:..."), expires_at, mode, tags, ...]
 #   where tags is a flat list of (version, digest) pairs
 # -> msgpack, flat, per doc: version (0 when the condition failed), hits, created (0/1)
-PUT = CONDITION + """
-local batch = cmsgpack.unpack(ARGV[2])
-local prefix = ARGV[1]
-local out = {}
-local n = 0
+PUT = CONDITION + BATCH + """
 for i = 1, #batch, 5 do
   local path = batch[i]
   local doc = prefix .. path

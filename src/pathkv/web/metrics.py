@@ -87,13 +87,12 @@ class Metrics:
         requests, self._requests = self._requests, {}
         for (method, route, status), count in requests.items():
             self.requests.labels(method, route, status).inc(count)
-        latency, self._latency = self._latency, {}
-        for route, tally in latency.items():
-            _add_to_histogram(self.latency.labels(route), tally)
-        for operation, store_tally in self._store_latency.items():
-            taken = store_tally.take()
-            if taken is not None:
-                _add_to_histogram(self.store_latency.labels(operation), taken)
+        for histogram, tallies in ((self.latency, self._latency),
+                                   (self.store_latency, self._store_latency)):
+            for label, tally in tallies.items():
+                taken = tally.take()
+                if taken is not None:
+                    _add_to_histogram(histogram.labels(label), taken)
 
     def exposition(self) -> bytes:
         self.flush()
