@@ -104,6 +104,39 @@ def test_pinned_workers_each_hold_a_cpu_of_their_own(tmp_path: Path) -> None:
         server.stop()
 
 
+def _policies(worker: int) -> dict[int, int]:
+    return {int(t): os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{worker}/task")}
+
+
+def test_only_the_event_loop_thread_keeps_the_normal_policy(tmp_path: Path) -> None:
+    """Helper threads under SCHED_BATCH (process.yield_to_event_loop), the loop's not;
+    threads that start after the app (the HTTP runtime's) are caught by the upkeep."""
+    server = PathkvServer(f"sqlite:///{tmp_path / 'policy.db'}", workers=2,
+                          log=tmp_path / "server.log")
+    server.start()
+    try:
+        server.wait_ready()
+        assert httpx.put(server.base + "/policy", json={"a": 1}).status_code == 201
+        assert server.proc is not None
+        workers = _workers_of(server.proc.pid)
+        assert len(workers) == 2
+        deadline = time.monotonic() + 10
+        while True:
+            policies = {worker: _policies(worker) for worker in workers}
+            helpers = [policy for worker, threads in policies.items()
+                       for thread, policy in threads.items() if thread != worker]
+            if all(p == os.SCHED_BATCH for p in helpers) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        for worker, threads in policies.items():
+            assert threads.pop(worker) == os.SCHED_OTHER  # the event loop's thread
+            assert len(threads) >= 2  # at least the HTTP runtime and the SQLite writer
+            assert set(threads.values()) == {os.SCHED_BATCH}, threads
+        assert httpx.get(server.base + "/policy").json() == {"a": 1}
+    finally:
+        server.stop()
+
+
 def test_raw_paths_on_the_socket(sqlite_server: PathkvServer) -> None:
     port = sqlite_server.port
     body = b'{"a":1}'

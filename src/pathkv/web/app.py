@@ -30,6 +30,7 @@ from pathkv.web.deadlines import Deadlines
 from pathkv.web.metrics import CONTENT_TYPE as METRICS_TYPE
 from pathkv.web.metrics import Metrics
 from pathkv.web.openapi import spec as openapi_spec
+from pathkv.web.process import WorkerProcess
 from pathkv.web.request import ClientGone, Receive, Scope, headers_of, query_of, read_body
 from pathkv.web.request import text_header as header
 from pathkv.web.responses import (
@@ -50,7 +51,8 @@ DOCUMENT_METHODS = "GET, HEAD, PUT, DELETE"
 READY_TIMEOUT = 2.0
 # What quote(path, safe="/") leaves as it is.
 _URL_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*")
-METRICS_FLUSH_INTERVAL = 1.0
+# Metrics reach the exposition, and new threads of a serving worker are tuned, this often.
+HOUSEKEEPING_INTERVAL = 1.0
 
 
 def _document_headers(record: Record, now: int) -> Headers:
@@ -68,10 +70,10 @@ class App:
         settings: Settings,
         store: Store | None = None,
         draining: Callable[[], bool] = lambda: False,
-        process_setup: Callable[[], None] | None = None,
+        process: WorkerProcess | None = None,
     ) -> None:
         self.settings = settings
-        self._process_setup = process_setup
+        self._process = process
         self.metrics = Metrics()
         self.store = self.metrics.timed(store if store is not None else open_store(settings))
         self.service = Service(
@@ -112,9 +114,9 @@ class App:
         logs.configure(self.settings.log_level)
         await self.store.open()
         self._body_deadlines.bind(asyncio.get_running_loop())
-        if self._process_setup is not None:
-            self._process_setup()
-        self._background.append(asyncio.create_task(self._flush_metrics_periodically()))
+        if self._process is not None:
+            self._process.start()
+        self._background.append(asyncio.create_task(self._housekeeping()))
         if self.settings.sweep_interval > 0:
             self._background.append(asyncio.create_task(self._sweep_periodically()))
 
@@ -127,10 +129,12 @@ class App:
         await self.store.close()
         self.metrics.flush()
 
-    async def _flush_metrics_periodically(self) -> None:
+    async def _housekeeping(self) -> None:
         while True:
-            await asyncio.sleep(METRICS_FLUSH_INTERVAL)
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             self.metrics.flush()
+            if self._process is not None:
+                self._process.upkeep()
 
     async def _sweep_periodically(self) -> None:
         while True:
@@ -300,10 +304,10 @@ def _location(path: str) -> bytes:
 
 def create_app(settings: Settings | None = None, store: Store | None = None,
                draining: Callable[[], bool] = lambda: False,
-               process_setup: Callable[[], None] | None = None) -> App:
+               process: WorkerProcess | None = None) -> App:
     """The app factory: tests pass their own settings and store.
 
-    process_setup runs once the app has started; it may change the whole process (the
-    garbage collector, CPU affinity), so only a serving worker passes one (asgi.py).
+    process tunes the whole process once the app has started (the garbage collector,
+    thread scheduling, CPU affinity), so only a serving worker passes one (asgi.py).
     """
-    return App(settings or Settings.from_env(), store, draining, process_setup)
+    return App(settings or Settings.from_env(), store, draining, process)

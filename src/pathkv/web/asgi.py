@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pathkv.config import CPU_LOCK_DIR_ENV, DRAIN_FILE_ENV, Settings
 from pathkv.web.app import App, create_app
-from pathkv.web.process import pin_to_free_cpu, tune_garbage_collector
+from pathkv.web.process import WorkerProcess
 
 log = logging.getLogger("pathkv")
 
@@ -24,19 +24,14 @@ def drain_flag(marker: str | None) -> Callable[[], bool]:
     return lambda: os.path.exists(marker)
 
 
-def process_setup(settings: Settings, lock_dir: str | None) -> Callable[[], None]:
-    """What a serving worker does to its process once the app has started."""
-    def setup() -> None:
-        tune_garbage_collector()
-        if settings.pin_workers:
-            if lock_dir:
-                pin_to_free_cpu(Path(lock_dir))
-            else:
-                log.warning("PATHKV_PIN_WORKERS works under `pathkv serve` only; not pinned")
-    return setup
+def worker_process(settings: Settings, lock_dir: str | None) -> WorkerProcess:
+    """The tuning a serving worker applies to its own process once the app has started."""
+    if settings.pin_workers and not lock_dir:
+        log.warning("PATHKV_PIN_WORKERS works under `pathkv serve` only; not pinned")
+    return WorkerProcess(Path(lock_dir) if settings.pin_workers and lock_dir else None)
 
 
 def create() -> App:
     settings = Settings.from_env()
     return create_app(settings, draining=drain_flag(os.environ.get(DRAIN_FILE_ENV)),
-                      process_setup=process_setup(settings, os.environ.get(CPU_LOCK_DIR_ENV)))
+                      process=worker_process(settings, os.environ.get(CPU_LOCK_DIR_ENV)))

@@ -1,7 +1,8 @@
-"""Tuning of a serving worker process: the garbage collector, and CPU pinning when asked.
+"""Tuning of a serving worker process: the garbage collector, thread scheduling, and CPU
+pinning when asked.
 
-Both change the whole process, so only the ASGI entry point (``asgi.create``) applies them,
-once the app has started; tests that build an app in their own process do not.
+All of it changes the whole process, so only the ASGI entry point (``asgi.create``) applies
+it, once the app has started; tests that build an app in their own process do not.
 """
 
 from __future__ import annotations
@@ -10,12 +11,30 @@ import contextlib
 import gc
 import logging
 import os
+import threading
 from pathlib import Path
 
 log = logging.getLogger("pathkv")
 
 # Lock files of claimed CPUs stay open for the life of the process: the lock is the claim.
 _claims: list[int] = []
+
+
+class WorkerProcess:
+    """What a serving worker does to its own process: once at start, then every second."""
+
+    def __init__(self, pin_lock_dir: Path | None = None) -> None:
+        self._pin_lock_dir = pin_lock_dir
+
+    def start(self) -> None:
+        tune_garbage_collector()
+        if self._pin_lock_dir is not None:
+            pin_to_free_cpu(self._pin_lock_dir)
+        self.upkeep()
+
+    def upkeep(self) -> None:
+        """Runs on the event loop's thread (so it knows which thread that is)."""
+        yield_to_event_loop(threading.get_native_id())
 
 
 def tune_garbage_collector() -> None:
@@ -57,3 +76,28 @@ def pin_to_free_cpu(lock_dir: Path) -> int | None:
         return cpu
     log.warning("more workers than CPUs: this worker is not pinned")
     return None
+
+
+def yield_to_event_loop(loop_thread: int) -> None:
+    """Put every other thread of this process under SCHED_BATCH, so none preempts the loop.
+
+    A worker's other threads (the HTTP server's runtime, the Redis client's, the SQLite
+    writer) wake several times per request to hand work to or from the event loop, and
+    each hand-off needs the GIL, which the loop's thread holds while it runs. Woken under
+    the normal policy, such a thread preempted the loop's thread at once, only to wait for
+    the GIL and switch back: measured under PUT load, 1.9 context switches of the loop's
+    thread per request, 0.6 with this, and 20-30% more requests per second. A SCHED_BATCH
+    thread runs when the loop waits or at the next scheduler tick, with the same share of
+    the CPU. Threads start at different times (the HTTP runtime after the app has started,
+    blocking threads on demand), hence the upkeep call every second. Linux only; an
+    unprivileged process may lower its own threads to SCHED_BATCH.
+    """
+    batch = getattr(os, "SCHED_BATCH", None)
+    if batch is None:
+        return
+    for entry in os.listdir("/proc/self/task"):
+        thread = int(entry)
+        # The thread may end meanwhile; a sandbox may forbid the call: neither is fatal.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if thread != loop_thread and os.sched_getscheduler(thread) != batch:
+                os.sched_setscheduler(thread, batch, os.sched_param(0))
