@@ -9,11 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from tests.servers import PathkvServer
+from tests.conftest import ServerRunner
+from tests.servers import PathkvServer, RedisServer
 
 
 def raw_request(port: int, request: bytes) -> bytes:
@@ -108,33 +110,48 @@ def _policies(worker: int) -> dict[int, int]:
     return {int(t): os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{worker}/task")}
 
 
-def test_only_the_event_loop_thread_keeps_the_normal_policy(tmp_path: Path) -> None:
-    """Helper threads under SCHED_BATCH (process.yield_to_event_loop), the loop's not;
-    threads that start after the app (the HTTP runtime's) are caught by the upkeep."""
-    server = PathkvServer(f"sqlite:///{tmp_path / 'policy.db'}", workers=2,
-                          log=tmp_path / "server.log")
-    server.start()
-    try:
-        server.wait_ready()
-        assert httpx.put(server.base + "/policy", json={"a": 1}).status_code == 201
-        assert server.proc is not None
-        workers = _workers_of(server.proc.pid)
-        assert len(workers) == 2
-        deadline = time.monotonic() + 10
-        while True:
-            policies = {worker: _policies(worker) for worker in workers}
-            helpers = [policy for worker, threads in policies.items()
-                       for thread, policy in threads.items() if thread != worker]
-            if all(p == os.SCHED_BATCH for p in helpers) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        for worker, threads in policies.items():
-            assert threads.pop(worker) == os.SCHED_OTHER  # the event loop's thread
-            assert len(threads) >= 2  # at least the HTTP runtime and the SQLite writer
-            assert set(threads.values()) == {os.SCHED_BATCH}, threads
-        assert httpx.get(server.base + "/policy").json() == {"a": 1}
-    finally:
-        server.stop()
+def _worker_policies(server: PathkvServer, settled: Callable[[list[int]], bool]
+                     ) -> dict[int, dict[int, int]]:
+    """Scheduling policy of every thread of every worker, once settled or after 10 s."""
+    assert server.proc is not None
+    workers = _workers_of(server.proc.pid)
+    assert len(workers) == 2
+    deadline = time.monotonic() + 10
+    while True:
+        policies = {worker: _policies(worker) for worker in workers}
+        helpers = [policy for worker, threads in policies.items()
+                   for thread, policy in threads.items() if thread != worker]
+        if settled(helpers) or time.monotonic() > deadline:
+            return policies
+        time.sleep(0.2)
+
+
+def test_on_redis_only_the_event_loop_thread_keeps_the_normal_policy(
+        tmp_path: Path, fresh_redis: RedisServer, run_server: ServerRunner) -> None:
+    """process.yield_to_event_loop: the HTTP runtime's thread starts after the app, so the
+    upkeep has to catch it."""
+    server = run_server(PathkvServer(fresh_redis.url, workers=2, log=tmp_path / "server.log"))
+    server.wait_ready()
+    assert httpx.put(server.base + "/policy", json={"a": 1}).status_code == 201
+    policies = _worker_policies(server, lambda p: bool(p) and set(p) == {os.SCHED_BATCH})
+    for worker, threads in policies.items():
+        assert threads.pop(worker) == os.SCHED_OTHER  # the event loop's thread
+        assert len(threads) >= 2  # at least the HTTP runtime and the Redis client
+        assert set(threads.values()) == {os.SCHED_BATCH}, threads
+    assert httpx.get(server.base + "/policy").json() == {"a": 1}
+
+
+def test_on_sqlite_every_thread_keeps_the_normal_policy(
+        tmp_path: Path, run_server: ServerRunner) -> None:
+    server = run_server(PathkvServer(f"sqlite:///{tmp_path / 'policy.db'}", workers=2,
+                                     log=tmp_path / "server.log"))
+    server.wait_ready()
+    assert httpx.put(server.base + "/policy", json={"a": 1}).status_code == 201
+    time.sleep(2.5)  # two upkeep rounds
+    policies = _worker_policies(server, lambda p: True)
+    for threads in policies.values():
+        assert len(threads) >= 3
+        assert set(threads.values()) == {os.SCHED_OTHER}, threads
 
 
 def test_raw_paths_on_the_socket(sqlite_server: PathkvServer) -> None:

@@ -58,6 +58,10 @@ class ConditionFailed(Exception):
 class Store(Protocol):
     """One storage engine. Every method is atomic on its own."""
 
+    # True when the store's work runs outside the event loop's thread (a server over the
+    # network), so the loop waits on it for every call; see web/process.py.
+    works_off_loop: bool
+
     async def open(self) -> None:
         """Connect / create schema. Raises StoreError with a clear message on failure."""
 

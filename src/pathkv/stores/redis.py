@@ -149,6 +149,8 @@ def _hits(value: bytes | str | float) -> int:
 
 
 class RedisStore:
+    works_off_loop = True
+
     def __init__(self, config: GlideClientConfiguration, prefix: str, pool_size: int = 1) -> None:
         self._config = config
         self._doc_prefix = prefix + "d:"

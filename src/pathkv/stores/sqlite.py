@@ -189,6 +189,8 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 
 class SQLiteStore:
+    works_off_loop = False  # reads run on the event loop's thread
+
     def __init__(self, path: Path, hit_flush_interval: float = 0.5,
                  busy_timeout: float = 5.0) -> None:
         self.path = path

@@ -115,7 +115,7 @@ class App:
         await self.store.open()
         self._body_deadlines.bind(asyncio.get_running_loop())
         if self._process is not None:
-            self._process.start()
+            self._process.start(self.store.works_off_loop)
         self._background.append(asyncio.create_task(self._housekeeping()))
         if self.settings.sweep_interval > 0:
             self._background.append(asyncio.create_task(self._sweep_periodically()))

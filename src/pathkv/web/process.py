@@ -25,16 +25,19 @@ class WorkerProcess:
 
     def __init__(self, pin_lock_dir: Path | None = None) -> None:
         self._pin_lock_dir = pin_lock_dir
+        self._yield_to_loop = False
 
-    def start(self) -> None:
+    def start(self, store_works_off_loop: bool) -> None:
         tune_garbage_collector()
         if self._pin_lock_dir is not None:
             pin_to_free_cpu(self._pin_lock_dir)
+        self._yield_to_loop = store_works_off_loop
         self.upkeep()
 
     def upkeep(self) -> None:
         """Runs on the event loop's thread (so it knows which thread that is)."""
-        yield_to_event_loop(threading.get_native_id())
+        if self._yield_to_loop:
+            yield_to_event_loop(threading.get_native_id())
 
 
 def tune_garbage_collector() -> None:
@@ -81,16 +84,22 @@ def pin_to_free_cpu(lock_dir: Path) -> int | None:
 def yield_to_event_loop(loop_thread: int) -> None:
     """Put every other thread of this process under SCHED_BATCH, so none preempts the loop.
 
-    A worker's other threads (the HTTP server's runtime, the Redis client's, the SQLite
-    writer) wake several times per request to hand work to or from the event loop, and
-    each hand-off needs the GIL, which the loop's thread holds while it runs. Woken under
-    the normal policy, such a thread preempted the loop's thread at once, only to wait for
-    the GIL and switch back: measured under PUT load, 1.9 context switches of the loop's
-    thread per request, 0.6 with this, and 20-30% more requests per second. A SCHED_BATCH
-    thread runs when the loop waits or at the next scheduler tick, with the same share of
-    the CPU. Threads start at different times (the HTTP runtime after the app has started,
-    blocking threads on demand), hence the upkeep call every second. Linux only; an
-    unprivileged process may lower its own threads to SCHED_BATCH.
+    A worker's other threads (the HTTP server's runtime, the Redis client's) wake several
+    times per request to hand work to or from the event loop, and each hand-off needs the
+    GIL, which the loop's thread holds while it runs. Woken under the normal policy, such a
+    thread preempted the loop's thread at once, only to wait for the GIL and switch back:
+    measured under PUT load, 1.9 context switches of the loop's thread per request, 0.6
+    with this, and 20-30% more requests per second. A SCHED_BATCH thread runs when the loop
+    waits or at the next scheduler tick, with the same share of the CPU.
+
+    Only for a store that works off the loop's thread (Redis): the loop then waits on it
+    for every batch, and a demoted thread runs as soon as it does. With SQLite, reads run
+    on the loop's own thread, which seldom waits: demoted, the HTTP runtime waited for
+    scheduler ticks, and the p99 of SQLite writes grew from about 15 to 20 ms and more.
+
+    Threads start at different times (the HTTP runtime after the app has started, blocking
+    threads on demand), hence the upkeep call every second. Linux only; an unprivileged
+    process may lower its own threads to SCHED_BATCH.
     """
     batch = getattr(os, "SCHED_BATCH", None)
     if batch is None:
