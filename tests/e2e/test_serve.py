@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import socket
@@ -107,7 +108,11 @@ def test_pinned_workers_each_hold_a_cpu_of_their_own(tmp_path: Path) -> None:
 
 
 def _policies(worker: int) -> dict[int, int]:
-    return {int(t): os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{worker}/task")}
+    policies = {}
+    for thread in map(int, os.listdir(f"/proc/{worker}/task")):
+        with contextlib.suppress(ProcessLookupError):  # an idle thread that just ended
+            policies[thread] = os.sched_getscheduler(thread)
+    return policies
 
 
 def _worker_policies(server: PathkvServer, settled: Callable[[list[int]], bool]
