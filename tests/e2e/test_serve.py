@@ -12,11 +12,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 from tests.conftest import ServerRunner
 from tests.servers import PathkvServer, RedisServer
+
+T = TypeVar("T")
 
 
 def raw_request(port: int, request: bytes) -> bytes:
@@ -82,6 +85,15 @@ def _workers_of(pid: int) -> list[int]:
     return [int(child) for child in children]
 
 
+def _per_thread(worker: int, read: Callable[[int], T]) -> dict[int, T]:
+    """read(thread) for every thread of a worker process."""
+    found = {}
+    for thread in map(int, os.listdir(f"/proc/{worker}/task")):
+        with contextlib.suppress(ProcessLookupError):  # an idle thread that just ended
+            found[thread] = read(thread)
+    return found
+
+
 def test_pinned_workers_each_hold_a_cpu_of_their_own(tmp_path: Path) -> None:
     cpus = sorted(os.sched_getaffinity(0))
     server = PathkvServer(f"sqlite:///{tmp_path / 'pin.db'}", workers=2,
@@ -95,8 +107,8 @@ def test_pinned_workers_each_hold_a_cpu_of_their_own(tmp_path: Path) -> None:
         assert len(workers) == 2
         held = []
         for worker in workers:
-            threads = [int(t) for t in os.listdir(f"/proc/{worker}/task")]
-            affinities = {frozenset(os.sched_getaffinity(t)) for t in threads}
+            affinities = set(_per_thread(worker, lambda t: frozenset(os.sched_getaffinity(t)))
+                             .values())
             assert len(affinities) == 1, affinities  # every thread of the worker alike
             held.append(affinities.pop())
         if len(cpus) >= 2:
@@ -107,12 +119,6 @@ def test_pinned_workers_each_hold_a_cpu_of_their_own(tmp_path: Path) -> None:
         server.stop()
 
 
-def _policies(worker: int) -> dict[int, int]:
-    policies = {}
-    for thread in map(int, os.listdir(f"/proc/{worker}/task")):
-        with contextlib.suppress(ProcessLookupError):  # an idle thread that just ended
-            policies[thread] = os.sched_getscheduler(thread)
-    return policies
 
 
 def _worker_policies(server: PathkvServer, settled: Callable[[list[int]], bool]
@@ -123,7 +129,7 @@ def _worker_policies(server: PathkvServer, settled: Callable[[list[int]], bool]
     assert len(workers) == 2
     deadline = time.monotonic() + 10
     while True:
-        policies = {worker: _policies(worker) for worker in workers}
+        policies = {worker: _per_thread(worker, os.sched_getscheduler) for worker in workers}
         helpers = [policy for worker, threads in policies.items()
                    for thread, policy in threads.items() if thread != worker]
         if settled(helpers) or time.monotonic() > deadline:
