@@ -265,17 +265,18 @@ def sample_document(index: int, rng: random.Random, incompressible: bool) -> byt
 def memory_per_document(port: int, count: int, incompressible: bool) -> float:
     """Bytes of Redis memory per 1 KiB document, stored through pathkv's own store."""
     from pathkv.config import Settings
+    from pathkv.core.contract import Write
     from pathkv.core.documents import digest
+    from pathkv.core.namespaces import DEFAULT
     from pathkv.core.service import now_ms
-    from pathkv.stores.contract import Write
-    from pathkv.stores.redis import RedisStore
+    from pathkv.stores.registry import open_store
 
     subprocess.run([redis_cli(), "-p", str(port), "flushall"], check=True, capture_output=True)
     before = redis_info_memory(port)
     rng = random.Random(7)
 
     async def fill() -> None:
-        store = RedisStore.from_settings(Settings(store=f"redis://127.0.0.1:{port}/0"))
+        store = open_store(Settings(store=f"redis://127.0.0.1:{port}/0"))
         await store.open()
         for start in range(0, count, 1000):
             now = now_ms()
@@ -285,7 +286,7 @@ def memory_per_document(port: int, count: int, incompressible: bool) -> float:
                 assert len(body) == 1024, len(body)
                 writes.append(Write(f"/sensors/device-{i:07d}", body, digest(body), now,
                                     now + 365 * 86400 * 1000))
-            await asyncio.gather(*(store.put(w, None) for w in writes))
+            await asyncio.gather(*(store.put(DEFAULT, w, None) for w in writes))
         await store.close()
 
     asyncio.run(fill())

@@ -17,6 +17,8 @@ ENV_PREFIX = "PATHKV_"
 DRAIN_FILE_ENV = "PATHKV_DRAIN_FILE"
 # Set by `pathkv serve --pin-workers`: where workers claim their CPUs.
 CPU_LOCK_DIR_ENV = "PATHKV_CPU_LOCK_DIR"
+# Set by `pathkv serve`: the supervising process; a worker whose parent is gone stops.
+PARENT_PID_ENV = "PATHKV_PARENT_PID"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 

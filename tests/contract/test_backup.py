@@ -7,17 +7,18 @@ from pathlib import Path
 import pytest
 
 from pathkv.core.backup import export_lines, import_lines, parse_line
+from pathkv.core.contract import Store, Write
 from pathkv.core.documents import digest
 from pathkv.core.errors import InvalidDocument
+from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.core.service import now_ms
-from pathkv.stores.contract import Store, Write
 from pathkv.stores.registry import open_store
-from tests.contract.conftest import settings_for
+from tests.contract.conftest import OTHER, InNamespace, settings_for
 from tests.servers import RedisServer
 
 
 async def test_export_import_round_trip(
-    store: Store, request: pytest.FixtureRequest, tmp_path: Path,
+    store: InNamespace, request: pytest.FixtureRequest, tmp_path: Path,
     redis_servers: dict[str, RedisServer],
 ) -> None:
     now = now_ms()
@@ -29,13 +30,13 @@ async def test_export_import_round_trip(
                     None)
     for _ in range(3):
         await store.get("/b/1", now_ms(), count_hit=True)
-    if hasattr(store, "flush_hits"):
-        await store.flush_hits()
-    lines = [line async for line in export_lines(store, now_ms())]
+    await store.flush()
+    lines = [line async for line in export_lines(store.engine, now_ms())]
     mine = [line for line in lines if b'"path":"/b/' in line]
     assert len(mine) == 7
+    assert all(b'"namespace":"%s"' % store.ns.name.encode() in line for line in mine)
 
-    target_settings = settings_for(request.node.callspec.params["store"],
+    target_settings = settings_for(request.node.callspec.params["engine"],
                                    tmp_path / "target", redis_servers)
     (tmp_path / "target").mkdir()
     target = open_store(target_settings)
@@ -45,16 +46,36 @@ async def test_export_import_round_trip(
         assert (report.restored, report.skipped) == (7, 0)
         again = await import_lines(target, mine, now_ms())
         assert (again.restored, again.skipped) == (0, 7)
+        copied = InNamespace(target, store.ns)
         for path, body in bodies.items():
             original = await store.get(path, now_ms(), count_hit=False)
-            copy = await target.get(path, now_ms(), count_hit=False)
+            copy = await copied.get(path, now_ms(), count_hit=False)
             assert copy == original and copy is not None and copy.body == body
-        copy = await target.get("/b/0", now_ms(), count_hit=False)
+        copy = await copied.get("/b/0", now_ms(), count_hit=False)
         assert copy is not None and copy.version == 2 and copy.expires_at == now + 99_000
-        one = await target.get("/b/1", now_ms(), count_hit=False)
+        one = await copied.get("/b/1", now_ms(), count_hit=False)
         assert one is not None and one.hits == 3
+        other = OTHER if store.ns == DEFAULT else DEFAULT
+        assert await target.get(other, "/b/1", now_ms(), count_hit=False) is None
     finally:
         await target.close()
+
+
+async def test_export_of_one_namespace(engine: Store) -> None:
+    now = now_ms()
+    for ns in (DEFAULT, OTHER):
+        await engine.put(ns, Write("/only", b"{}", digest(b"{}"), now, now + 60_000), None)
+    lines = [line async for line in export_lines(engine, now_ms(), only=OTHER)]
+    assert len(lines) == 1 and lines[0].startswith(b'{"namespace":"acme","path":"/only"')
+
+
+def test_lines_without_a_namespace_are_the_default_namespace() -> None:
+    ns, record = parse_line(b'{"path":"/a","data":{},"version":1,"last_updated_ms":1,'
+                            b'"expires_at_ms":2,"hits":0}')
+    assert ns == DEFAULT and record.path == "/a"
+    ns, _ = parse_line(b'{"namespace":"team-b","path":"/a","data":{},"version":1,'
+                       b'"last_updated_ms":1,"expires_at_ms":2,"hits":0}')
+    assert ns == Namespace("team-b")
 
 
 @pytest.mark.parametrize("line", [
@@ -62,6 +83,8 @@ async def test_export_import_round_trip(
     b'"expires_at_ms":2,"hits":0}', b'{"path":"/a","data":{},"version":0,"last_updated_ms":1,'
     b'"expires_at_ms":2,"hits":0}', b'{"path":"/a","data":{},"version":"1",'
     b'"last_updated_ms":1,"expires_at_ms":2,"hits":0}',
+    b'{"namespace":"Bad Name","path":"/a","data":{},"version":1,"last_updated_ms":1,'
+    b'"expires_at_ms":2,"hits":0}',
 ])
 def test_bad_export_lines_are_refused(line: bytes) -> None:
     with pytest.raises(InvalidDocument):

@@ -1,4 +1,4 @@
-"""The storage contract (pathkv/stores/contract.py), run unchanged against every store."""
+"""The storage contract (pathkv/core/contract.py), unchanged on every store, in two namespaces."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
+from pathkv.core.contract import ConditionFailed, Record, Write
 from pathkv.core.documents import digest
 from pathkv.core.etags import MUST_BE_ABSENT, Expect
 from pathkv.core.service import now_ms
-from pathkv.stores.contract import ConditionFailed, Record, Store, Write
+from tests.contract.conftest import InNamespace
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 
@@ -19,7 +20,7 @@ def write(path: str, body: bytes = b'{"a":1}', ttl_ms: int = YEAR_MS) -> Write:
     return Write(path, body, digest(body), now, now + ttl_ms)
 
 
-async def eventually_hits(store: Store, path: str, expected: int) -> None:
+async def eventually_hits(store: InNamespace, path: str, expected: int) -> None:
     """Hits are exact and visible within one second."""
     for _ in range(20):
         top = dict(await store.top_hits(100, now_ms()))
@@ -29,7 +30,7 @@ async def eventually_hits(store: Store, path: str, expected: int) -> None:
     assert dict(await store.top_hits(100, now_ms())).get(path) == expected
 
 
-async def test_put_creates_then_replaces(store: Store) -> None:
+async def test_put_creates_then_replaces(store: InNamespace) -> None:
     record, created = await store.put(write("/a", b'{"v":1}'), None)
     assert created
     assert (record.version, record.body, record.hits) == (1, b'{"v":1}', 0)
@@ -41,18 +42,18 @@ async def test_put_creates_then_replaces(store: Store) -> None:
     assert (got.version, got.body, got.digest) == (2, b'{"v":2}', digest(b'{"v":2}'))
 
 
-async def test_get_missing_is_none(store: Store) -> None:
+async def test_get_missing_is_none(store: InNamespace) -> None:
     assert await store.get("/missing", now_ms(), count_hit=True) is None
 
 
-async def test_body_bytes_round_trip_exactly(store: Store) -> None:
+async def test_body_bytes_round_trip_exactly(store: InNamespace) -> None:
     body = '{"big":123456789012345678901234567890,"f":0.1,"u":"é😀\\u0000","n":null}'.encode()
     await store.put(write("/bytes", body), None)
     got = await store.get("/bytes", now_ms(), count_hit=False)
     assert got is not None and got.body == body
 
 
-async def test_large_bodies_round_trip(store: Store) -> None:
+async def test_large_bodies_round_trip(store: InNamespace) -> None:
     import os
 
     for size in (255, 256, 4096, 1024 * 1024):
@@ -65,7 +66,7 @@ async def test_large_bodies_round_trip(store: Store) -> None:
         .startswith(b'{"r":"')
 
 
-async def test_metadata_times(store: Store) -> None:
+async def test_metadata_times(store: InNamespace) -> None:
     w = write("/times", ttl_ms=60_000)
     await store.put(w, None)
     got = await store.get("/times", now_ms(), count_hit=False)
@@ -73,7 +74,7 @@ async def test_metadata_times(store: Store) -> None:
     assert (got.last_updated, got.expires_at) == (w.now, w.expires_at)
 
 
-async def test_expired_document_is_invisible(store: Store) -> None:
+async def test_expired_document_is_invisible(store: InNamespace) -> None:
     await store.put(write("/exp/old", ttl_ms=150), None)
     await store.put(write("/exp/live"), None)
     assert await store.get("/exp/old", now_ms(), count_hit=True) is not None
@@ -87,7 +88,7 @@ async def test_expired_document_is_invisible(store: Store) -> None:
     assert await store.delete("/exp/old", now, None) is False
 
 
-async def test_write_after_expiry_creates_afresh(store: Store) -> None:
+async def test_write_after_expiry_creates_afresh(store: InNamespace) -> None:
     await store.put(write("/again", ttl_ms=150), None)
     await store.get("/again", now_ms(), count_hit=True)
     await asyncio.sleep(0.3)
@@ -95,7 +96,7 @@ async def test_write_after_expiry_creates_afresh(store: Store) -> None:
     assert created and record.version == 1 and record.hits == 0
 
 
-async def test_create_only(store: Store) -> None:
+async def test_create_only(store: InNamespace) -> None:
     await store.put(write("/c", b'{"first":1}'), MUST_BE_ABSENT)
     with pytest.raises(ConditionFailed):
         await store.put(write("/c", b'{"second":1}'), MUST_BE_ABSENT)
@@ -103,7 +104,7 @@ async def test_create_only(store: Store) -> None:
     assert got is not None and got.body == b'{"first":1}' and got.version == 1
 
 
-async def test_if_match(store: Store) -> None:
+async def test_if_match(store: InNamespace) -> None:
     record, _ = await store.put(write("/m"), None)
     with pytest.raises(ConditionFailed):
         await store.put(write("/m", b'{"x":1}'), Expect(True, ((record.version, "nope"),)))
@@ -118,7 +119,7 @@ async def test_if_match(store: Store) -> None:
     assert updated.version == 3
 
 
-async def test_concurrent_conditional_writes_have_one_winner(store: Store) -> None:
+async def test_concurrent_conditional_writes_have_one_winner(store: InNamespace) -> None:
     record, _ = await store.put(write("/race"), None)
     condition = Expect(True, (record.tag,))
 
@@ -136,7 +137,7 @@ async def test_concurrent_conditional_writes_have_one_winner(store: Store) -> No
     assert got.body == b'{"writer":%d}' % results.index(True)
 
 
-async def test_concurrent_writes_to_one_path_get_distinct_versions(store: Store) -> None:
+async def test_concurrent_writes_to_one_path_get_distinct_versions(store: InNamespace) -> None:
     records = await asyncio.gather(
         *(store.put(write("/many", b'{"i":%d}' % i), None) for i in range(64))
     )
@@ -146,7 +147,7 @@ async def test_concurrent_writes_to_one_path_get_distinct_versions(store: Store)
     assert final.body in {r.body for r, _ in records}
 
 
-async def test_delete(store: Store) -> None:
+async def test_delete(store: InNamespace) -> None:
     record, _ = await store.put(write("/d"), None)
     with pytest.raises(ConditionFailed):
         await store.delete("/d", now_ms(), Expect(True, ((99, "x"),)))
@@ -157,7 +158,7 @@ async def test_delete(store: Store) -> None:
     assert "/d" not in await store.keys("/", None, 100, now_ms())
 
 
-async def test_hits_are_counted_exactly(store: Store) -> None:
+async def test_hits_are_counted_exactly(store: InNamespace) -> None:
     await store.put(write("/h/one"), None)
     await store.put(write("/h/two"), None)
     await asyncio.gather(*(store.get("/h/one", now_ms(), count_hit=True) for _ in range(30)))
@@ -172,7 +173,7 @@ async def test_hits_are_counted_exactly(store: Store) -> None:
     assert got is not None and got.hits == 30
 
 
-async def test_hits_survive_replace_and_reset_on_delete(store: Store) -> None:
+async def test_hits_survive_replace_and_reset_on_delete(store: InNamespace) -> None:
     await store.put(write("/hr"), None)
     for _ in range(3):
         await store.get("/hr", now_ms(), count_hit=True)
@@ -185,7 +186,7 @@ async def test_hits_survive_replace_and_reset_on_delete(store: Store) -> None:
     assert record.hits == 0
 
 
-async def test_keys_order_prefix_and_pages(store: Store) -> None:
+async def test_keys_order_prefix_and_pages(store: InNamespace) -> None:
     paths = ["/k/b", "/k/a", "/k/a/x", "/k/é", "/k/Z", "/k/~", "/kk", "/j"]
     for path in paths:
         await store.put(write(path), None)
@@ -201,7 +202,7 @@ async def test_keys_order_prefix_and_pages(store: Store) -> None:
     assert await store.keys("/nothing/", None, 10, now) == []
 
 
-async def test_records_pages_in_path_order(store: Store) -> None:
+async def test_records_pages_in_path_order(store: InNamespace) -> None:
     for i in range(7):
         await store.put(write(f"/r/{i}", b'{"i":%d}' % i), None)
     now = now_ms()
@@ -215,7 +216,7 @@ async def test_records_pages_in_path_order(store: Store) -> None:
     assert mine[3].body == b'{"i":3}'
 
 
-async def test_restore_is_idempotent_and_keeps_metadata(store: Store) -> None:
+async def test_restore_is_idempotent_and_keeps_metadata(store: InNamespace) -> None:
     now = now_ms()
     body = b'{"restored":true}'
     record = Record("/restored", body, 7, digest(body), now - 5000, now + 60_000, 4)
@@ -230,13 +231,13 @@ async def test_restore_is_idempotent_and_keeps_metadata(store: Store) -> None:
     assert await store.get("/gone", now_ms(), count_hit=False) is None
 
 
-async def test_root_counter_is_exact_under_concurrency(store: Store) -> None:
+async def test_root_counter_is_exact_under_concurrency(store: InNamespace) -> None:
     start = await store.incr_root()
     values = await asyncio.gather(*(store.incr_root() for _ in range(100)))
     assert sorted(values) == list(range(start + 1, start + 101))
 
 
-async def test_sweep_removes_expired(store: Store) -> None:
+async def test_sweep_removes_expired(store: InNamespace) -> None:
     for i in range(5):
         await store.put(write(f"/s/{i}", ttl_ms=100), None)
     await store.put(write("/s/live"), None)
@@ -249,7 +250,7 @@ async def test_sweep_removes_expired(store: Store) -> None:
     assert await store.sweep(now_ms(), 100) == 0
 
 
-async def test_sweep_walks_a_large_index(store: Store) -> None:
+async def test_sweep_walks_a_large_index(store: InNamespace) -> None:
     await asyncio.gather(*(store.put(write(f"/big-sweep/{i:04d}", ttl_ms=100), None)
                            for i in range(450)))
     await store.put(write("/big-sweep/live"), None)
@@ -261,5 +262,5 @@ async def test_sweep_walks_a_large_index(store: Store) -> None:
     assert await store.keys("/big-sweep/", None, 1000, now_ms()) == ["/big-sweep/live"]
 
 
-async def test_ping(store: Store) -> None:
+async def test_ping(store: InNamespace) -> None:
     await store.ping()

@@ -81,3 +81,28 @@ def test_import_refuses_a_bad_file(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "line 1" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["export", "sweep"])
+def test_maintenance_on_a_missing_file_fails_without_creating_it(
+    tmp_path: Path, command: str
+) -> None:
+    missing = tmp_path / "typo" / "pathkv.db"
+    result = subprocess.run([sys.executable, "-m", "pathkv", command, "--store",
+                             f"sqlite:///{missing}"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"pathkv: error: no pathkv database at {missing}"
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_the_home_directory_url_of_the_readme_works(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    env = {"HOME": str(tmp_path)}
+    url = "sqlite:///~/data/pathkv.db"
+    lines = tmp_path / "in.jsonl"
+    lines.write_text('{"path":"/h","data":{"a":1},"version":1,"last_updated_ms":1,'
+                     f'"expires_at_ms":{(int(time.time()) + 3600) * 1000},"hits":0}}\n')
+    cli("import", "--store", url, "-i", str(lines), env=env)
+    assert (tmp_path / "data" / "pathkv.db").exists()
+    result = cli("export", "--store", url, env=env)
+    assert '"path":"/h"' in result.stdout

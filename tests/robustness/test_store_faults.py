@@ -128,10 +128,11 @@ def test_redis_dies_mid_request_batch(
 async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
     fresh_redis: RedisServer,
 ) -> None:
+    from pathkv.core.contract import Write
     from pathkv.core.documents import digest
+    from pathkv.core.namespaces import DEFAULT, Namespace
     from pathkv.core.paths import normalize
     from pathkv.core.service import now_ms
-    from pathkv.stores.contract import Write
 
     prefix = f"p{uuid.uuid4().hex[:6]}:"
     store = open_store(Settings(store=fresh_redis.url, redis_prefix=prefix, redis_pool_size=3))
@@ -147,19 +148,23 @@ async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
             except Exception:
                 continue
             now = now_ms()
-            await store.put(Write(path, b"{}", digest(b"{}"), now, now + 60_000), None)
+            for ns in (DEFAULT, Namespace("tenant-a")):
+                await store.put(ns, Write(path, b"{}", digest(b"{}"), now, now + 60_000), None)
             written.append(path)
         assert written
         for _ in range(30):
-            await store.incr_root()
+            await store.incr_root(DEFAULT)
         keys = fresh_redis.command("KEYS", "*").decode("latin-1")
         assert "victim" in keys and fresh_redis.command("GET", "victim").endswith(
             b"untouched\r\n")
         listed = [line for line in keys.split("\r\n") if line and not line.startswith(("*", "$"))]
         outside = [k for k in listed if k != "victim" and not k.startswith(prefix)]
         assert not outside, outside
+        tenant = prefix + "n:tenant-a:"
         assert all(k.startswith((prefix + "d:/", prefix + "keys", prefix + "hits",
-                                 prefix + "count")) for k in listed if k != "victim")
+                                 prefix + "count", prefix + "namespaces", tenant + "d:/",
+                                 tenant + "keys", tenant + "hits")) for k in listed
+                   if k != "victim")
         assert pathkv_connections(fresh_redis) >= 3
     finally:
         await store.close()

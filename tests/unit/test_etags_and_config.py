@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from pathkv.config import ConfigError, Settings
+from pathkv.core.cursors import decode_cursor, encode_cursor
 from pathkv.core.errors import BadRequest
 from pathkv.core.etags import MUST_BE_ABSENT, Expect, format_etag, none_match, write_condition
-from pathkv.core.service import decode_cursor, encode_cursor
 
 
 def test_etag_format_and_conditions() -> None:
@@ -28,14 +28,13 @@ def test_etag_format_and_conditions() -> None:
 
 
 def test_non_ascii_digits_are_refused_not_crashed_on() -> None:
-    from pathkv.core.service import parse_int
+    from pathkv.web.request import Request
 
-    with pytest.raises(BadRequest):
-        parse_int("ttl", "\u00b2", 1, 1, 10)
-    with pytest.raises(BadRequest):
-        parse_int("ttl", "\u0663", 1, 1, 10)  # ARABIC-INDIC DIGIT THREE
-    with pytest.raises(BadRequest):
-        parse_int("ttl", "9" * 5000, 1, 1, 10)
+    for raw in ("\u00b2", "\u0663", "9" * 5000):  # superscript two, ARABIC-INDIC DIGIT THREE
+        scope = {"method": "GET", "path": "/", "headers": [],
+                 "query_string": f"ttl={raw}".encode()}
+        with pytest.raises(BadRequest):
+            Request(scope, None).integer("ttl")
     assert write_condition('"' + "9" * 5000 + '-abc"', None) is not None
     condition = write_condition('"\u00b2-abc"', None)
     assert condition is not None and not condition.holds((2, "abc"))

@@ -5,37 +5,54 @@ from pathlib import Path
 import pytest
 
 from pathkv.config import ConfigError, Settings
-from pathkv.stores.redis import _config
-from pathkv.stores.registry import open_store, sqlite_path
+from pathkv.stores.redis.store import client_config
+from pathkv.stores.registry import engine_for, open_store, redis_options
+from pathkv.stores.sqlite.options import SQLiteURLError, sqlite_path
 
 
 def test_sqlite_urls() -> None:
     assert sqlite_path("sqlite:///data/p.db") == Path("data/p.db")
     assert sqlite_path("sqlite:////var/lib/p.db") == Path("/var/lib/p.db")
+    assert sqlite_path("sqlite:///~/p.db") == Path.home() / "p.db"
     for bad in ("sqlite://host/p.db", "sqlite:///", "sqlite:"):
-        with pytest.raises(ConfigError):
+        with pytest.raises(SQLiteURLError):
             sqlite_path(bad)
 
 
+def _config(url: str, **settings: float) -> object:
+    return client_config(redis_options(Settings(store=url, **settings)))  # type: ignore[arg-type]
+
+
 def test_redis_urls() -> None:
-    config = _config(Settings(store="rediss://user:s%40cret@cache.internal:6380/3",
-                              redis_timeout=0.25, redis_connect_timeout=1.5))
-    assert config.use_tls is True
-    assert config.database_id == 3
-    assert config.credentials.username == "user"
-    assert config.credentials.password == "s@cret"
-    assert (config.addresses[0].host, config.addresses[0].port) == ("cache.internal", 6380)
-    assert config.request_timeout == 250
-    plain = _config(Settings(store="redis://localhost"))
-    assert plain.use_tls is False and plain.database_id == 0 and plain.credentials is None
-    assert plain.addresses[0].port == 6379
-    password_only = _config(Settings(store="redis://:pw@h:1/0"))
-    assert password_only.credentials.password == "pw"
-    assert password_only.credentials.username is None
+    config: object = _config("rediss://user:s%40cret@cache.internal:6380/3", redis_timeout=0.25,
+                             redis_connect_timeout=1.5)
+    assert config.use_tls is True  # type: ignore[attr-defined]
+    assert config.database_id == 3  # type: ignore[attr-defined]
+    assert config.credentials.username == "user"  # type: ignore[attr-defined]
+    assert config.credentials.password == "s@cret"  # type: ignore[attr-defined]
+    address = config.addresses[0]  # type: ignore[attr-defined]
+    assert (address.host, address.port) == ("cache.internal", 6380)
+    assert config.request_timeout == 250  # type: ignore[attr-defined]
+    plain: object = _config("redis://localhost")
+    assert plain.use_tls is False and plain.database_id == 0  # type: ignore[attr-defined]
+    assert plain.credentials is None  # type: ignore[attr-defined]
+    assert plain.addresses[0].port == 6379  # type: ignore[attr-defined]
+    password_only: object = _config("redis://:pw@h:1/0")
+    assert password_only.credentials.password == "pw"  # type: ignore[attr-defined]
+    assert password_only.credentials.username is None  # type: ignore[attr-defined]
+
+
+def test_the_registry_names_each_engine_and_its_location() -> None:
+    assert engine_for("sqlite:///x.db").name == "sqlite"
+    assert engine_for("rediss://h/0").works_off_loop is True
+    assert engine_for("sqlite:///x.db").works_off_loop is False
+    # a location never shows a password
+    assert engine_for("redis://u:secret@h:7/2").location("redis://u:secret@h:7/2") == \
+        "redis://h:7/2"
 
 
 @pytest.mark.parametrize("url", ["redis://h:port/0", "redis://h:1/db", "redis:///0",
-                                 "memcached://h", "nonsense"])
+                                 "memcached://h", "nonsense", "sqlite://host/x.db"])
 def test_bad_store_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         open_store(Settings(store=url))

@@ -86,8 +86,20 @@ async def test_head_has_get_headers_and_no_body(client: httpx.AsyncClient) -> No
 
 
 async def test_query_string_is_not_part_of_the_key(client: httpx.AsyncClient) -> None:
-    await put(client, "/q?x=1", {"a": 1})
-    assert (await client.get("/q?y=2")).json() == {"a": 1}
+    await put(client, "/q?ttl=60", {"a": 1})
+    assert (await client.get("/q")).json() == {"a": 1}
+    assert (await client.get("/q?meta=0")).json() == {"a": 1}
+
+
+async def test_unknown_query_parameters_are_refused_by_name(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await put(client, "/typo?tll=60", {"a": 1}), 400)
+    assert "'tll'" in str(body["detail"])
+    assert (await client.get("/typo")).status_code == 404  # nothing was stored
+    body = assert_problem(await client.get("/-/keys?prefx=/a"), 400)
+    assert "'prefx'" in str(body["detail"])
+    assert_problem(await client.get("/-/healthz?verbose=1"), 400)
+    await put(client, "/flag", {"a": 1})
+    assert (await client.get("/flag?meta")).json()["version"] == 1  # bare ?meta means ?meta=1
 
 
 async def test_path_normalization_over_http(client: httpx.AsyncClient) -> None:
@@ -231,6 +243,19 @@ async def test_metrics(client: httpx.AsyncClient) -> None:
     await client.get("/")
     text = (await client.get("/-/metrics")).text
     assert 'pathkv_store_duration_seconds_count{operation="incr_root"} 3.0' in text
+
+
+async def test_invented_methods_share_one_metrics_label(client: httpx.AsyncClient) -> None:
+    for i in range(50):
+        assert_problem(await client.request(f"BREW{i}", "/pot"), 405)
+    assert_problem(await client.request("PATCH", "/pot"), 405)
+    text = (await client.get("/-/metrics")).text
+    assert 'pathkv_requests_total{method="OTHER",route="/{path}",status="405"} 50.0' in text
+    assert 'method="PATCH"' in text
+    assert "BREW" not in text
+    assert_problem(await client.request("BREW", "/-/nope"), 405)
+    text = (await client.get("/-/metrics")).text
+    assert 'route="/-/nope"' not in text and 'route="/-/{unknown}"' in text
 
 
 async def test_openapi_lists_every_operation(client: httpx.AsyncClient) -> None:

@@ -1,7 +1,8 @@
 """Export and import: every live document as one JSON line, and back, idempotently.
 
-A line is ``{"path", "data", "version", "last_updated_ms", "expires_at_ms", "hits"}``.
-Import keeps version, times and hits; a document whose stored version is already equal or
+A line is ``{"namespace", "path", "data", "version", "last_updated_ms", "expires_at_ms",
+"hits"}``; a line without ``namespace`` (written before namespaces) belongs to ``default``.
+Import keeps namespace, version, times and hits; a document whose stored version is already equal or
 newer is left alone, so importing the same file twice changes nothing.
 """
 
@@ -13,30 +14,36 @@ from dataclasses import dataclass
 
 import orjson
 
+from pathkv.core.contract import Record, Store
 from pathkv.core.documents import digest, encode
-from pathkv.core.errors import InvalidDocument
+from pathkv.core.errors import BadRequest, InvalidDocument, PathTooLong
+from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.core.paths import normalize
-from pathkv.stores.contract import Record, Store
 
 BATCH = 500
 
 
-async def export_lines(store: Store, now: int) -> AsyncIterator[bytes]:
-    after: str | None = None
-    while True:
-        records = await store.records(after, BATCH, now)
-        for record in records:
-            yield b"".join((
-                b'{"path":', orjson.dumps(record.path), b',"data":', record.body,
-                b',"version":%d,"last_updated_ms":%d,"expires_at_ms":%d,"hits":%d}\n' % (
-                    record.version, record.last_updated, record.expires_at, record.hits),
-            ))
-        if len(records) < BATCH:
-            return
-        after = records[-1].path
+async def export_lines(
+    store: Store, now: int, only: Namespace | None = None
+) -> AsyncIterator[bytes]:
+    """Every live document of every namespace (or of only), namespace by namespace."""
+    for ns in [only] if only is not None else await store.namespaces():
+        head = b'{"namespace":' + orjson.dumps(ns.name) + b',"path":'
+        after: str | None = None
+        while True:
+            records = await store.records(ns, after, BATCH, now)
+            for record in records:
+                yield b"".join((
+                    head, orjson.dumps(record.path), b',"data":', record.body,
+                    b',"version":%d,"last_updated_ms":%d,"expires_at_ms":%d,"hits":%d}\n' % (
+                        record.version, record.last_updated, record.expires_at, record.hits),
+                ))
+            if len(records) < BATCH:
+                break
+            after = records[-1].path
 
 
-def parse_line(line: bytes) -> Record:
+def parse_line(line: bytes) -> tuple[Namespace, Record]:
     try:
         item = json.loads(line)  # not orjson: integers beyond 64 bits must stay exact
         data = item["data"]
@@ -45,12 +52,15 @@ def parse_line(line: bytes) -> Record:
         body = encode(data)
         path = normalize(item["path"].encode("utf-8"))
         fields = [item[k] for k in ("version", "last_updated_ms", "expires_at_ms", "hits")]
+        ns = Namespace(item["namespace"]) if "namespace" in item else DEFAULT
+    except (BadRequest, PathTooLong) as exc:
+        raise InvalidDocument(f"not an export line: {exc.detail}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidDocument(f"not an export line: {exc}") from None
     if not all(isinstance(v, int) and v >= 0 for v in fields) or fields[0] < 1:
         raise InvalidDocument("version, times and hits must be non-negative integers")
     version, last_updated, expires_at, hits = fields
-    return Record(path, body, version, digest(body), last_updated, expires_at, hits)
+    return ns, Record(path, body, version, digest(body), last_updated, expires_at, hits)
 
 
 @dataclass
@@ -65,10 +75,10 @@ async def import_lines(store: Store, lines: Iterable[bytes], now: int) -> Import
         if not line.strip():
             continue
         try:
-            record = parse_line(line)
+            ns, record = parse_line(line)
         except InvalidDocument as exc:
             raise InvalidDocument(f"line {number}: {exc.detail}") from None
-        if await store.restore(record, now):
+        if await store.restore(ns, record, now):
             report.restored += 1
         else:
             report.skipped += 1

@@ -1,6 +1,7 @@
 """Automatic batching of concurrent store calls into one round trip.
 
-Every call made during one turn of the event loop joins the same batch; the batch is sent
+Tuning (measured in bench/findings.md): every call made during one turn of the event loop
+joins the same batch; the batch is sent
 when the loop next gets round to it (``call_soon``), with no timer: under light load a batch
 holds one call and adds no delay, under heavy load it amortizes the client's per-call cost
 over many requests. Several batches may be in flight at once.
@@ -12,11 +13,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from pathkv.aio import LoopBound
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-class Batcher(Generic[Item, Result]):
+class Batcher(LoopBound, Generic[Item, Result]):
     def __init__(
         self,
         run: Callable[[list[Item]], Awaitable[Sequence[Result]]],
@@ -26,15 +29,9 @@ class Batcher(Generic[Item, Result]):
         self._max_size = max_size
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Batch on this loop only: saves a running-loop lookup (a getpid system call in
-        CPython 3.11) per call."""
-        self._loop = loop
 
     def submit(self, item: Item) -> asyncio.Future[Result]:
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self.loop()
         future: asyncio.Future[Result] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)

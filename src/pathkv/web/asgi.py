@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from pathkv.config import CPU_LOCK_DIR_ENV, DRAIN_FILE_ENV, Settings
+from pathkv.config import CPU_LOCK_DIR_ENV, DRAIN_FILE_ENV, PARENT_PID_ENV, Settings
 from pathkv.web.app import App, create_app
 from pathkv.web.process import WorkerProcess
 
@@ -24,14 +24,21 @@ def drain_flag(marker: str | None) -> Callable[[], bool]:
     return lambda: os.path.exists(marker)
 
 
-def worker_process(settings: Settings, lock_dir: str | None) -> WorkerProcess:
-    """The tuning a serving worker applies to its own process once the app has started."""
+def worker_process(settings: Settings, lock_dir: str | None, parent: str | None = None,
+                   drain_file: str | None = None) -> WorkerProcess:
+    """What a serving worker applies to its own process once the app has started."""
     if settings.pin_workers and not lock_dir:
         log.warning("PATHKV_PIN_WORKERS works under `pathkv serve` only; not pinned")
-    return WorkerProcess(Path(lock_dir) if settings.pin_workers and lock_dir else None)
+    return WorkerProcess(
+        Path(lock_dir) if settings.pin_workers and lock_dir else None,
+        parent_pid=int(parent) if parent else None,
+        runtime_dir=Path(drain_file).parent if drain_file else None,
+    )
 
 
 def create() -> App:
     settings = Settings.from_env()
-    return create_app(settings, draining=drain_flag(os.environ.get(DRAIN_FILE_ENV)),
-                      process=worker_process(settings, os.environ.get(CPU_LOCK_DIR_ENV)))
+    drain_file = os.environ.get(DRAIN_FILE_ENV)
+    return create_app(settings, draining=drain_flag(drain_file),
+                      process=worker_process(settings, os.environ.get(CPU_LOCK_DIR_ENV),
+                                             os.environ.get(PARENT_PID_ENV), drain_file))

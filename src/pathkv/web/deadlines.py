@@ -1,6 +1,6 @@
 """Deadlines for request-body reads, enforced by one periodic check.
 
-A timer per request (``asyncio.timeout``) cost about a tenth of the CPU of a small PUT, and
+Tuning: a timer per request (``asyncio.timeout``) cost about a tenth of the CPU of a small PUT, and
 a body nearly always arrives with its headers. Instead, a read notes when it must end and
 one watcher task, waking every ``interval`` seconds while reads are pending, cancels the
 late ones: a deadline fires up to ``interval`` late, which is fine for a timeout of seconds.
@@ -12,25 +12,21 @@ import asyncio
 import time
 from typing import Any
 
+from pathkv.aio import LoopBound
+
 Task = asyncio.Task[Any]
 
 
-class Deadlines:
+class Deadlines(LoopBound):
     def __init__(self, interval: float = 0.2) -> None:
         self._interval = interval
         self._due: dict[Task, float] = {}
         self._expired: set[Task] = set()
         self._watcher: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Serve reads on this loop only: saves a running-loop lookup (a getpid system
-        call in CPython 3.11) per read."""
-        self._loop = loop
 
     def start(self, seconds: float) -> Task:
         """Give the current task `seconds` to reach ``finish``; returns that task."""
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self.loop()
         task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a deadline needs a running task")

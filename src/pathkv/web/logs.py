@@ -1,50 +1,24 @@
-"""Structured logging: one JSON object per line on stderr."""
+"""The access log: one JSON line per request, written once its answer has been sent."""
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from typing import Any
 
-import orjson
+from pathkv.web.request import Request
+from pathkv.web.responses import Response
 
 ACCESS = logging.getLogger("pathkv.access")
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD:
-                line[key] = value
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode("utf-8")
-
-
-def configure(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("pathkv")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
-
-
-def access(request_id: str, method: str, route: str, raw_path: bytes, status: int,
-           started: float, size: int) -> None:
-    """One line per request; the raw path is shown as received, cut at 256 characters."""
+def access(request: Request, response: Response, sent: int) -> None:
+    """The observer that logs one line per request (a stream's once it has ended); the raw
+    path is shown as received, cut at 256 characters."""
     if ACCESS.isEnabledFor(logging.INFO):
         ACCESS.info("request", extra={
-            "request_id": request_id, "method": method, "route": route,
-            "path": raw_path.decode("latin-1")[:256],
-            "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "bytes": size,
+            "request_id": request.request_id, "method": request.method[:32],
+            "route": request.route, "path": request.raw_path.decode("latin-1")[:256],
+            "status": response.status,
+            "duration_ms": round((time.perf_counter() - request.started) * 1000, 3),
+            "bytes": sent,
         })

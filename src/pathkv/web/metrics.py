@@ -1,6 +1,6 @@
 """Prometheus metrics: requests by method/route/status, request latency, store latency.
 
-Requests add to plain in-process tallies (a dict increment and a bisect); ``flush`` moves
+Tuning: requests add to plain in-process tallies (a dict increment and a bisect); ``flush`` moves
 them into prometheus_client once a second and before every scrape. Profiling showed that
 updating prometheus_client's multi-process values on every request cost about 15% of a
 worker's CPU. With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` (set by
@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Awaitable, Callable
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from pathkv.stores.contract import Store
+from pathkv.web.request import Request
+from pathkv.web.responses import Response
+from pathkv.web.router import method_label
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -67,6 +68,11 @@ class Metrics:
         self._latency: dict[str, _Tally] = {}
         self._store_latency: dict[str, _Tally] = {}
 
+    def observe_request(self, request: Request, response: Response, sent: int) -> None:
+        """The observer of every answered request (streams once they have ended)."""
+        self.observe(method_label(request.method), request.route, response.status,
+                     perf_counter() - request.started)
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
         self._requests[key] = self._requests.get(key, 0) + 1
@@ -102,9 +108,6 @@ class Metrics:
             return generate_latest(registry)
         return generate_latest(self.registry)
 
-    def timed(self, store: Store) -> Store:
-        return cast(Store, _TimedStore(store, self))
-
 
 def _add_to_histogram(child: Any, tally: _Tally) -> None:
     """Add many observations at once (prometheus_client has no public call for it).
@@ -116,28 +119,3 @@ def _add_to_histogram(child: Any, tally: _Tally) -> None:
         if count:
             child._buckets[index].inc(count)
     child._sum.inc(tally.total)
-
-
-class _TimedStore:
-    """Wraps every coroutine method of a store to record its duration by name."""
-
-    def __init__(self, inner: Store, metrics: Metrics) -> None:
-        self._inner = inner
-        self._metrics = metrics
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._inner, name)
-        if name.startswith("_") or not callable(method):
-            return method
-        add = self._metrics.store_tally(name).add
-        call = cast(Callable[..., Awaitable[Any]], method)
-
-        async def timed(*args: Any) -> Any:
-            started = perf_counter()
-            try:
-                return await call(*args)
-            finally:
-                add(perf_counter() - started)
-
-        setattr(self, name, timed)
-        return timed

@@ -1,5 +1,5 @@
-"""Tuning of a serving worker process: the garbage collector, thread scheduling, and CPU
-pinning when asked.
+"""What a serving worker does to its own process: tuning (the garbage collector, thread
+scheduling, CPU pinning when asked), and ending itself when its supervisor is gone.
 
 All of it changes the whole process, so only the ASGI entry point (``asgi.create``) applies
 it, once the app has started; tests that build an app in their own process do not.
@@ -11,6 +11,8 @@ import contextlib
 import gc
 import logging
 import os
+import shutil
+import signal
 import threading
 from pathlib import Path
 
@@ -23,9 +25,13 @@ _claims: list[int] = []
 class WorkerProcess:
     """What a serving worker does to its own process: once at start, then every second."""
 
-    def __init__(self, pin_lock_dir: Path | None = None) -> None:
+    def __init__(self, pin_lock_dir: Path | None = None, parent_pid: int | None = None,
+                 runtime_dir: Path | None = None) -> None:
         self._pin_lock_dir = pin_lock_dir
+        self._parent_pid = parent_pid
+        self._runtime_dir = runtime_dir
         self._yield_to_loop = False
+        self._orphaned = False
 
     def start(self, store_works_off_loop: bool) -> None:
         tune_garbage_collector()
@@ -36,8 +42,21 @@ class WorkerProcess:
 
     def upkeep(self) -> None:
         """Runs on the event loop's thread (so it knows which thread that is)."""
+        if self._parent_pid is not None and os.getppid() != self._parent_pid:
+            self._stop_orphan()
         if self._yield_to_loop:
             yield_to_event_loop(threading.get_native_id())
+
+    def _stop_orphan(self) -> None:
+        """The supervising ``pathkv serve`` died (kill -9): nobody will stop this worker or
+        clean up after it, so it stops itself gracefully and removes the runtime files."""
+        if self._orphaned:
+            return
+        self._orphaned = True
+        log.warning("the serving process is gone; this worker stops")
+        if self._runtime_dir is not None:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def tune_garbage_collector() -> None:

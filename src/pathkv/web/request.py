@@ -1,41 +1,94 @@
-"""Reading what the client sent: headers, query parameters and a bounded, timed body."""
+"""A request as the handlers see it: read once from the ASGI scope, typed where it matters."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
-from pathkv.core.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from pathkv.core.errors import BadRequest, InvalidParameter, PayloadTooLarge, RequestTimeout
+from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.web.deadlines import Deadlines
 
 Scope = dict[str, Any]
 Receive = Any
+DOCUMENT_ROUTE = "/{path}"
 
 
 class ClientGone(Exception):
     """The client disconnected before its request was read."""
 
 
-def headers_of(scope: Scope) -> dict[bytes, bytes]:
-    """Request headers by lower-case name (a repeated header keeps its last value)."""
-    return dict(scope["headers"])
+class Request:
+    """One HTTP request: method, raw and normalized path, headers, query, body source.
+
+    ``path`` and ``route`` are set when the request is routed; ``namespace`` is the one the
+    request acts in (``default`` for anonymous requests).
+    """
+
+    __slots__ = ("_query", "headers", "method", "namespace", "path", "raw_path", "receive",
+                 "request_id", "route", "scope", "started")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.started = time.perf_counter()
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        self.headers: dict[bytes, bytes] = dict(scope["headers"])
+        self.request_id = ""
+        self.path = ""
+        self.route = DOCUMENT_ROUTE
+        self.namespace: Namespace = DEFAULT
+        self._query: dict[str, str] | None = None
+
+    @property
+    def target(self) -> bytes:
+        """The path as requested, without the query."""
+        return self.raw_path.split(b"?", 1)[0]
+
+    def header(self, name: bytes) -> str | None:
+        value = self.headers.get(name)
+        return None if value is None else value.decode("latin-1")
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters by name; a repeated name keeps its last value, and a name
+        without ``=`` has the value ""."""
+        if self._query is None:
+            self._query = parse_query(self.scope.get("query_string", b""))
+        return self._query
+
+    def integer(self, name: str) -> int | None:
+        """A whole-number query parameter, or None when absent (its range is the core's)."""
+        raw = self.query.get(name)
+        if raw is None:
+            return None
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+            raise InvalidParameter(f"'{name}' must be a whole number")
+        return int(raw)
+
+    def flag(self, name: str) -> bool:
+        """``?name``, ``?name=1`` or ``?name=true`` are true; 0, false or absent are not."""
+        raw = self.query.get(name)
+        if raw is None or raw in ("0", "false"):
+            return False
+        if raw in ("", "1", "true"):
+            return True
+        raise InvalidParameter(f"'{name}' must be 1, true, 0 or false")
 
 
-def query_of(scope: Scope) -> dict[str, str]:
-    raw: bytes = scope.get("query_string", b"")
+def parse_query(raw: bytes) -> dict[str, str]:
     if not raw:
         return {}
     try:
-        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+        text = raw.decode("utf-8")
+        pairs = [part.partition("=") for part in text.split("&") if part]
+        return {unquote_plus(name, errors="strict"): unquote_plus(value, errors="strict")
+                for name, _, value in pairs}
     except UnicodeDecodeError:
         raise BadRequest("query string is not valid UTF-8") from None
-    return {name: values[-1] for name, values in parsed.items()}
-
-
-def text_header(headers: dict[bytes, bytes], name: bytes) -> str | None:
-    value = headers.get(name)
-    return None if value is None else value.decode("latin-1")
 
 
 async def read_body(
@@ -44,8 +97,8 @@ async def read_body(
 ) -> bytes:
     """The whole body, refusing (413) as soon as it is known to exceed limit.
 
-    With a Content-Length, reading stops once that many bytes have arrived: HTTP framing
-    ends the body there, and asking the server for its end costs another round trip
+    Tuning: with a Content-Length, reading stops once that many bytes have arrived: HTTP
+    framing ends the body there, and asking the server for its end costs another round trip
     through it (granian answers the last chunk with ``more_body`` set).
     """
     declared = headers.get(b"content-length")

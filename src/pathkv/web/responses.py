@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 import functools
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
 import orjson
 
+from pathkv.core.contract import StoreError, StoreTimeoutError
 from pathkv.core.errors import Problem, StoreTimeout, StoreUnavailable
-from pathkv.stores.contract import StoreError, StoreTimeoutError
+
+log = logging.getLogger("pathkv")
 
 JSON = b"application/json"
 PROBLEM_JSON = b"application/problem+json"
+# The status metrics and logs record for a request whose client went away before an answer.
+CLIENT_GONE = 499
 
 Headers = list[tuple[bytes, bytes]]
 
 
 @dataclass(slots=True)
 class Response:
+    """An answer: a status, headers, and either a body or a stream of chunks.
+
+    A stream is sent as it is produced (headers first, then each chunk as the client
+    takes it) and ends when the iterator does or the client goes away. ``sent`` is False for
+    a request that gets no answer at all (its client is gone).
+    """
+
     status: int
     body: bytes = b""
     content_type: bytes | None = JSON
     headers: Headers = field(default_factory=list)
+    stream: AsyncIterator[bytes] | None = None
+    sent: bool = True
 
 
 def json_response(status: int, value: object, headers: Headers | None = None) -> Response:
@@ -48,6 +63,18 @@ def as_problem(exc: Exception) -> Problem:
     if isinstance(exc, StoreError):
         return StoreUnavailable(str(exc) or "the store is unavailable")
     return Problem("an unexpected error occurred; the request id identifies it in the logs")
+
+
+def log_failure(exc: Exception, problem: Problem, request_id: str) -> None:
+    """One log line for each answer that is the server's fault, with its cause."""
+    if type(problem) is Problem:
+        log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    elif isinstance(exc, StoreError):
+        cause = exc.__cause__
+        log.warning("store failure: %s", exc, extra={
+            "request_id": request_id, "status": problem.status,
+            "cause": f"{type(cause).__name__}: {cause}" if cause is not None else None,
+        })
 
 
 def problem_response(problem: Problem, instance: str, request_id: str) -> Response:

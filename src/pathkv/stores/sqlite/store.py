@@ -7,71 +7,76 @@ writers. Hits are counted in memory and added to the file every ``hit_flush_inte
 
 Durability: ``synchronous=FULL`` - a write is acknowledged only after its transaction is
 in the WAL on disk, so it survives the process being killed and the machine losing power.
+
+Every driver error is wrapped here once, as StoreError with the driver's error as its cause.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from pathkv.core.contract import ConditionFailed, Record, Store, StoreError, Write
 from pathkv.core.etags import Expect
-from pathkv.stores.contract import ConditionFailed, Record, StoreError, Write
+from pathkv.core.namespaces import DEFAULT, Namespace
+from pathkv.stores.sqlite.options import SQLiteOptions
+from pathkv.stores.sqlite.schema import ForeignDatabase, upgrade
 
-T = TypeVar("T")
+log = logging.getLogger("pathkv")
+
 Op = Callable[[sqlite3.Connection], Any]
+Queued = tuple[Op, asyncio.Future[Any], asyncio.AbstractEventLoop]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    path TEXT PRIMARY KEY,
-    body BLOB NOT NULL,
-    version INTEGER NOT NULL,
-    digest TEXT NOT NULL,
-    last_updated INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    hits INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS documents_expires_at ON documents (expires_at);
-CREATE INDEX IF NOT EXISTS documents_hits ON documents (hits);
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
 COLUMNS = "path, body, version, digest, last_updated, expires_at, hits"
 UPSERT = f"""
-INSERT INTO documents ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (path) DO UPDATE SET body = excluded.body, version = excluded.version,
+INSERT INTO documents (ns, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (ns, path) DO UPDATE SET body = excluded.body, version = excluded.version,
     digest = excluded.digest, last_updated = excluded.last_updated,
     expires_at = excluded.expires_at, hits = excluded.hits
 """
 MAX_BATCH = 256
+# A migration of a large first-layout file may take a while; other workers wait for it.
+INITIALIZE_TIMEOUT = 300.0
 
 
-def _connect(path: Path, busy_timeout: float = 5.0) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+def _connect(options: SQLiteOptions, busy_timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(options.path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA synchronous = FULL")
     return conn
 
 
-def _initialize(path: Path) -> None:
+def _initialize(options: SQLiteOptions) -> None:
+    path = options.path
+    if not options.create and not path.exists():
+        raise StoreError(f"no pathkv database at {path}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = _connect(path)
+        conn = _connect(options, INITIALIZE_TIMEOUT)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = upgrade(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         finally:
             conn.close()
+    except ForeignDatabase as exc:
+        raise StoreError(f"{path} is not a pathkv database ({exc}); refusing to use it") from exc
     except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"cannot open SQLite database {path}: {exc}") from None
+        raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
+    if done:
+        log.info("SQLite database %s", done, extra={"path": str(path)})
 
 
 def _upper_bound(prefix: str) -> str | None:
@@ -86,15 +91,21 @@ def _record(row: tuple[Any, ...]) -> Record:
     return Record(row[0], bytes(row[1]), row[2], row[3], row[4], row[5], row[6])
 
 
-class _Writer:
-    """A thread that owns the write connection and commits queued operations in batches."""
+def _write_failed(exc: Exception) -> StoreError:
+    error = StoreError(f"SQLite write failed: {exc}")
+    error.__cause__ = exc
+    return error
 
-    def __init__(self, path: Path, busy_timeout: float) -> None:
-        self._path = path
-        self._busy_timeout = busy_timeout
-        self._queue: queue.SimpleQueue[
-            tuple[Op, asyncio.Future[Any], asyncio.AbstractEventLoop] | None
-        ] = queue.SimpleQueue()
+
+class _Writer:
+    """A thread that owns the write connection and commits queued operations in batches.
+
+    One operation's failure fails that operation only; the thread outlives every error.
+    """
+
+    def __init__(self, options: SQLiteOptions) -> None:
+        self._options = options
+        self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="pathkv-sqlite-writer", daemon=True)
         self._thread.start()
 
@@ -115,7 +126,7 @@ class _Writer:
 
     def _run(self) -> None:
         # The lock is polled in _begin; statements inside a transaction never wait.
-        conn = _connect(self._path, busy_timeout=0)
+        conn = _connect(self._options, busy_timeout=0)
         try:
             while True:
                 first = self._queue.get()
@@ -140,9 +151,12 @@ class _Writer:
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """Take the write lock, polling every fraction of a millisecond while another
-        process holds it. SQLite's own busy handler sleeps up to 100 ms between tries,
-        which showed up as 400 ms p99 latency with two workers writing at once."""
-        deadline = time.monotonic() + self._busy_timeout
+        process holds it.
+
+        Tuning: SQLite's own busy handler sleeps up to 100 ms between tries, which showed
+        up as 400 ms p99 latency with two workers writing at once.
+        """
+        deadline = time.monotonic() + self._options.busy_timeout
         pause = 0.0002
         while True:
             try:
@@ -156,11 +170,7 @@ class _Writer:
             time.sleep(pause)
             pause = min(pause * 2, 0.002)
 
-    def _commit(
-        self,
-        conn: sqlite3.Connection,
-        batch: list[tuple[Op, asyncio.Future[Any], asyncio.AbstractEventLoop]],
-    ) -> None:
+    def _commit(self, conn: sqlite3.Connection, batch: list[Queued]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
             self._begin(conn)
@@ -169,12 +179,17 @@ class _Writer:
                     outcomes.append((True, op(conn)))
                 except ConditionFailed as exc:  # raised before the op changed anything
                     outcomes.append((False, exc))
+                except Exception as exc:
+                    # A statement that fails changes nothing (SQLite undoes the statement),
+                    # so the batch's other operations stand.
+                    outcomes.append((False, _write_failed(exc)))
+            if not conn.in_transaction:
+                raise sqlite3.OperationalError("the transaction was rolled back")
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            error = StoreError(f"SQLite write failed: {exc}")
-            outcomes = [(False, error)] * len(batch)
+            outcomes = [(False, _write_failed(exc))] * len(batch)
         for (_, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, future, ok, value)
 
@@ -188,25 +203,21 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
-class SQLiteStore:
-    works_off_loop = False  # reads run on the event loop's thread
-
-    def __init__(self, path: Path, hit_flush_interval: float = 0.5,
-                 busy_timeout: float = 5.0) -> None:
-        self.path = path
-        self.busy_timeout = busy_timeout
-        self.hit_flush_interval = hit_flush_interval
+class SQLiteStore(Store):
+    def __init__(self, options: SQLiteOptions) -> None:
+        self.options = options
+        self.path = options.path
         self._writer: _Writer | None = None
         self._reader: sqlite3.Connection | None = None
-        self._pending_hits: dict[str, int] = {}
+        self._pending_hits: dict[tuple[str, str], int] = {}
         self._flusher: asyncio.Task[None] | None = None
 
     # lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
-        await asyncio.to_thread(_initialize, self.path)
-        self._reader = _connect(self.path)
-        self._writer = _Writer(self.path, self.busy_timeout)
+        await asyncio.to_thread(_initialize, self.options)
+        self._reader = _connect(self.options, self.options.busy_timeout)
+        self._writer = _Writer(self.options)
         self._flusher = asyncio.create_task(self._flush_periodically())
 
     async def close(self) -> None:
@@ -217,7 +228,7 @@ class SQLiteStore:
             self._flusher = None
         if self._writer is not None:
             with contextlib.suppress(StoreError):
-                await self.flush_hits()
+                await self.flush()
             await asyncio.to_thread(self._writer.stop)
             self._writer = None
         if self._reader is not None:
@@ -236,23 +247,29 @@ class SQLiteStore:
             raise StoreError("the SQLite store is not open")
         try:
             return self._reader.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite read failed: {exc}") from None
+        except (sqlite3.Error, OverflowError) as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
 
     async def _write(self, op: Op) -> Any:
         if self._writer is None:
             raise StoreError("the SQLite store is not open")
         return await self._writer.submit(op)
 
+    @staticmethod
+    def _remember(conn: sqlite3.Connection, ns: Namespace) -> None:
+        """Record a namespace in the transaction of its writes (default needs no record)."""
+        if ns.name != DEFAULT.name:
+            conn.execute("INSERT OR IGNORE INTO namespaces (name) VALUES (?)", (ns.name,))
+
     # hits ------------------------------------------------------------------------------
 
     async def _flush_periodically(self) -> None:
         while True:
-            await asyncio.sleep(self.hit_flush_interval)
+            await asyncio.sleep(self.options.hit_flush_interval)
             with contextlib.suppress(StoreError):
-                await self.flush_hits()
+                await self.flush()
 
-    async def flush_hits(self) -> None:
+    async def flush(self) -> None:
         """Add buffered hits to the file; on failure they stay buffered for the next try."""
         if not self._pending_hits:
             return
@@ -260,24 +277,29 @@ class SQLiteStore:
 
         def op(conn: sqlite3.Connection) -> None:
             conn.executemany(
-                "UPDATE documents SET hits = hits + ? WHERE path = ?",
-                [(count, path) for path, count in pending.items()],
+                "UPDATE documents SET hits = hits + ? WHERE ns = ? AND path = ?",
+                [(count, ns, path) for (ns, path), count in pending.items()],
             )
 
         try:
             await self._write(op)
         except StoreError:
-            for path, count in pending.items():
-                self._pending_hits[path] = self._pending_hits.get(path, 0) + count
+            for key, count in pending.items():
+                self._pending_hits[key] = self._pending_hits.get(key, 0) + count
             raise
 
     # contract --------------------------------------------------------------------------
 
-    async def put(self, write: Write, expect: Expect | None) -> tuple[Record, bool]:
+    async def put(
+        self, ns: Namespace, write: Write, expect: Expect | None
+    ) -> tuple[Record, bool]:
+        name = ns.name
+
         def op(conn: sqlite3.Connection) -> tuple[Record, bool]:
             row = conn.execute(
-                "SELECT version, digest, expires_at, hits FROM documents WHERE path = ?",
-                (write.path,),
+                "SELECT version, digest, expires_at, hits FROM documents "
+                "WHERE ns = ? AND path = ?",
+                (name, write.path),
             ).fetchone()
             live = row is not None and row[2] > write.now
             if expect is not None and not expect.holds((row[0], row[1]) if live else None):
@@ -286,106 +308,131 @@ class SQLiteStore:
                 write.path, write.body, row[0] + 1 if live else 1, write.digest,
                 write.now, write.expires_at, row[3] if live else 0,
             )
-            conn.execute(UPSERT, (record.path, record.body, record.version, record.digest,
+            self._remember(conn, ns)
+            conn.execute(UPSERT, (name, record.path, record.body, record.version, record.digest,
                                   record.last_updated, record.expires_at, record.hits))
             return record, not live
 
         record, created = await self._write(op)
         if created:
-            self._pending_hits.pop(write.path, None)
+            self._pending_hits.pop((name, write.path), None)
         return record, created
 
-    async def get(self, path: str, now: int, count_hit: bool) -> Record | None:
+    async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
         rows = self._read(
-            f"SELECT {COLUMNS} FROM documents WHERE path = ? AND expires_at > ?", (path, now)
+            f"SELECT {COLUMNS} FROM documents WHERE ns = ? AND path = ? AND expires_at > ?",
+            (ns.name, path, now),
         )
         if not rows:
             return None
-        pending = self._pending_hits.get(path, 0)
+        key = (ns.name, path)
+        pending = self._pending_hits.get(key, 0)
         if count_hit:
             pending += 1
-            self._pending_hits[path] = pending
+            self._pending_hits[key] = pending
         row = rows[0]
         return Record(row[0], row[1], row[2], row[3], row[4], row[5], row[6] + pending)
 
-    async def delete(self, path: str, now: int, expect: Expect | None) -> bool:
+    async def delete(self, ns: Namespace, path: str, now: int, expect: Expect | None) -> bool:
+        name = ns.name
+
         def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "SELECT version, digest FROM documents WHERE path = ? AND expires_at > ?",
-                (path, now),
+                "SELECT version, digest FROM documents "
+                "WHERE ns = ? AND path = ? AND expires_at > ?",
+                (name, path, now),
             ).fetchone()
             if expect is not None and not expect.holds((row[0], row[1]) if row else None):
                 raise ConditionFailed(path)
             if row is None:
                 return False
-            conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+            conn.execute("DELETE FROM documents WHERE ns = ? AND path = ?", (name, path))
             return True
 
         found: bool = await self._write(op)
-        self._pending_hits.pop(path, None)
+        self._pending_hits.pop((name, path), None)
         return found
 
-    async def keys(self, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
+    async def keys(
+        self, ns: Namespace, prefix: str, after: str | None, limit: int, now: int
+    ) -> list[str]:
         lower_op, lower = (">", after) if after is not None and after >= prefix else (">=", prefix)
         upper = _upper_bound(prefix)
-        sql = f"SELECT path FROM documents WHERE path {lower_op} ? AND expires_at > ?"
-        params: tuple[Any, ...] = (lower, now)
+        sql = f"SELECT path FROM documents WHERE ns = ? AND path {lower_op} ? AND expires_at > ?"
+        params: tuple[Any, ...] = (ns.name, lower, now)
         if upper is not None:
             sql += " AND path < ?"
             params += (upper,)
         rows = self._read(sql + " ORDER BY path LIMIT ?", (*params, limit))
         return [row[0] for row in rows]
 
-    async def records(self, after: str | None, limit: int, now: int) -> list[Record]:
+    async def records(
+        self, ns: Namespace, after: str | None, limit: int, now: int
+    ) -> list[Record]:
         rows = self._read(
-            f"SELECT {COLUMNS} FROM documents WHERE path > ? AND expires_at > ? "
+            f"SELECT {COLUMNS} FROM documents WHERE ns = ? AND path > ? AND expires_at > ? "
             "ORDER BY path LIMIT ?",
-            (after or "", now, limit),
+            (ns.name, after or "", now, limit),
         )
         return [_record(row) for row in rows]
 
-    async def restore(self, record: Record, now: int) -> bool:
+    async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
+        name = ns.name
+
         def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "SELECT version FROM documents WHERE path = ? AND expires_at > ?",
-                (record.path, now),
+                "SELECT version FROM documents WHERE ns = ? AND path = ? AND expires_at > ?",
+                (name, record.path, now),
             ).fetchone()
             if record.expires_at <= now or (row is not None and row[0] >= record.version):
                 return False
-            conn.execute(UPSERT, (record.path, record.body, record.version, record.digest,
+            self._remember(conn, ns)
+            conn.execute(UPSERT, (name, record.path, record.body, record.version, record.digest,
                                   record.last_updated, record.expires_at, record.hits))
             return True
 
         restored: bool = await self._write(op)
+        if restored:
+            self._pending_hits.pop((name, record.path), None)
         return restored
 
-    async def incr_root(self) -> int:
+    async def incr_root(self, ns: Namespace) -> int:
+        name = ns.name
+
         def op(conn: sqlite3.Connection) -> int:
             row = conn.execute(
-                "INSERT INTO counters (name, value) VALUES ('root', 1) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+                "INSERT INTO counters (ns, name, value) VALUES (?, 'root', 1) "
+                "ON CONFLICT (ns, name) DO UPDATE SET value = value + 1 RETURNING value",
+                (name,),
             ).fetchone()
             return int(row[0])
 
         value: int = await self._write(op)
         return value
 
-    async def top_hits(self, limit: int, now: int) -> list[tuple[str, int]]:
+    async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
         rows = self._read(
-            "SELECT path, hits FROM documents WHERE hits > 0 AND expires_at > ? "
+            "SELECT path, hits FROM documents WHERE ns = ? AND hits > 0 AND expires_at > ? "
             "ORDER BY hits DESC, path LIMIT ?",
-            (now, limit),
+            (ns.name, now, limit),
         )
         return [(row[0], row[1]) for row in rows]
 
-    async def sweep(self, now: int, limit: int) -> int:
+    async def sweep(self, ns: Namespace, now: int, limit: int) -> int:
+        name = ns.name
+
         def op(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
-                "DELETE FROM documents WHERE path IN "
-                "(SELECT path FROM documents WHERE expires_at <= ? LIMIT ?)",
-                (now, limit),
+                "DELETE FROM documents WHERE ns = ? AND path IN "
+                "(SELECT path FROM documents WHERE ns = ? AND expires_at <= ? LIMIT ?)",
+                (name, name, now, limit),
             )
             return cursor.rowcount
 
         removed: int = await self._write(op)
         return removed
+
+    async def namespaces(self) -> list[Namespace]:
+        rows = self._read("SELECT name FROM namespaces ORDER BY name", ())
+        names = {DEFAULT.name, *(row[0] for row in rows)}
+        return [Namespace(name) for name in sorted(names)]

@@ -1,15 +1,6 @@
 """Server-side Lua scripts of the Redis store: each request is one round trip, atomic.
 
-Key layout under the configured prefix P:
-  P d:<path>  a string "<version>:<digest>:<updated ms>:<expires ms>:<codec>:<body>",
-              expiring at <expires> (Redis removes it itself); codec "z" is a zlib body
-  P keys      sorted set, all scores 0: the lexicographic index of paths (for listing)
-  P hits      sorted set: path -> hits
-  P count     the service-wide counter
-  P sweep     the path where the last sweep of the index stopped
-
-A string, not a hash: a hash with a 1 KiB field leaves the compact listpack encoding and
-costs about 300 bytes more per document.
+The key layout and the batch layouts are declared in layout.py.
 
 The index and hit ranking outlive expired documents; entries whose document is gone are
 removed when listing or ranking meets them, and by `sweep`, which walks the whole index.
@@ -19,6 +10,8 @@ digest pairs).
 """
 
 from __future__ import annotations
+
+from pathkv.stores.redis.layout import GET_ITEM, GET_REPLY, PUT_ITEM, PUT_REPLY
 
 CONDITION = """
 local function holds(cur, mode, tags)
@@ -34,63 +27,50 @@ local function holds(cur, mode, tags)
 end
 """
 
-# The start of a batched script: ARGV[1] is the document key prefix, ARGV[2] the batch in
-# MessagePack; the answer is collected flat in `out`, `n` entries so far.
+# The start of a batched script: ARGV[1] is the batch in MessagePack (laid out as in
+# layout.py); the answer is collected flat in `out`, `n` entries so far, and goes back as one
+# MessagePack string.
+# Tuning: a batch travels as one argument and its answer as one string because the client's
+# cost is per argument and per reply element, hardly per byte (measured: about 30% less CPU
+# per GET than an argument per field, and 10% less Redis CPU than a table per document).
 BATCH = """
-local batch = cmsgpack.unpack(ARGV[2])
-local prefix = ARGV[1]
+local batch = cmsgpack.unpack(ARGV[1])
 local out = {}
 local n = 0
 """
 
-# Many reads in one call (see RedisStore: concurrent requests are batched). A batch travels
-# as one MessagePack argument: the client's cost is per argument, not per byte.
-# KEYS hits | ARGV doc key prefix, msgpack [path, count (true/false), ...]
-# -> msgpack, flat, per doc: value (false when there is none), hits
-GET = BATCH + """
-for i = 1, #batch, 2 do
-  local path = batch[i]
-  local d = redis.call('GET', prefix .. path)
+# Many reads in one call (see RedisStore: concurrent requests are batched).
+GET = BATCH + GET_ITEM.lua_for_each() + """
+  local d = redis.call('GET', base .. 'd:' .. path)
   local h = 0
   if d then
-    if batch[i + 1] then
-      h = redis.call('ZINCRBY', KEYS[1], 1, path)
+    if count then
+      h = redis.call('ZINCRBY', base .. 'hits', 1, path)
     else
-      h = redis.call('ZSCORE', KEYS[1], path) or 0
+      h = redis.call('ZSCORE', base .. 'hits', path) or 0
     end
   end
-  out[n + 1], out[n + 2] = d, h
-  n = n + 2
-end
+""" + GET_REPLY.lua_emit("d", "h") + """end
 return cmsgpack.pack(out)
 """
 
 # Many writes in one call, applied in order, each with its own condition.
-# KEYS hits, keys | ARGV doc key prefix,
-#   msgpack [path, value after the version (":<digest>:..."), expires_at, mode, tags, ...]
-#   where tags is a flat list of (version, digest) pairs
-# -> msgpack, flat, per doc: version (0 when the condition failed), hits, created (0/1)
-PUT = CONDITION + BATCH + """
-for i = 1, #batch, 5 do
-  local path = batch[i]
-  local doc = prefix .. path
+PUT = CONDITION + BATCH + PUT_ITEM.lua_for_each() + """
+  local doc = base .. 'd:' .. path
   local cur = redis.call('GET', doc)
-  local mode = batch[i + 3]
   local version, hits, created = 0, 0, 0
-  if mode == '' or holds(cur, mode, batch[i + 4]) then
+  if mode == '' or holds(cur, mode, tags) then
     if cur then
       version = tonumber(string.match(cur, '^(%d+):')) + 1
-      hits = redis.call('ZSCORE', KEYS[1], path) or 0
+      hits = redis.call('ZSCORE', base .. 'hits', path) or 0
     else
       version, created = 1, 1
-      redis.call('ZREM', KEYS[1], path)
+      redis.call('ZREM', base .. 'hits', path)
     end
-    redis.call('SET', doc, version .. batch[i + 1], 'PXAT', batch[i + 2])
-    redis.call('ZADD', KEYS[2], 0, path)
+    redis.call('SET', doc, version .. rest, 'PXAT', expires)
+    redis.call('ZADD', base .. 'keys', 0, path)
   end
-  out[n + 1], out[n + 2], out[n + 3] = version, hits, created
-  n = n + 3
-end
+""" + PUT_REPLY.lua_emit("version", "hits", "created") + """end
 return cmsgpack.pack(out)
 """
 

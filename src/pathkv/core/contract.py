@@ -1,20 +1,24 @@
 """The storage contract every engine implements, and the errors it may raise.
 
 A store performs atomic operations only. It does not decide a TTL, parse HTTP or format an
-error: it is handed absolute times (Unix milliseconds) and conditions, and reports facts.
-The contract test suite (tests/contract/) is the executable form of this file.
+error: it is handed absolute times (Unix milliseconds), conditions and the namespace each
+operation acts in, and reports facts. Two namespaces never see each other's documents,
+counters, rankings or listings, even for the same path.
+The contract test suite (tests/contract/) is the executable form of this file; every engine
+(pathkv.stores) implements it, and the core reaches storage through nothing else.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Protocol
 
 from pathkv.core.etags import Expect, Tag
+from pathkv.core.namespaces import Namespace
 
 
-# Record and Write are made for every request; frozen dataclasses cost five times as much
-# to create (1.3 us against 0.26 us here), so they are plain and treated as read-only.
+# Tuning: Record and Write are made for every request; frozen dataclasses cost five times as
+# much to create (1.3 us against 0.26 us here), so they are plain and treated as read-only.
 @dataclass(slots=True)
 class Record:
     """A stored document and its metadata. Times are Unix milliseconds."""
@@ -44,7 +48,11 @@ class Write:
 
 
 class StoreError(Exception):
-    """The store could not perform an operation (unreachable, broken, misconfigured)."""
+    """The store could not perform an operation (unreachable, broken, misconfigured).
+
+    Engines raise it once, where the driver's error is caught, with that error as the cause
+    (``raise StoreError(...) from exc``), so logs can show what really happened.
+    """
 
 
 class StoreTimeoutError(StoreError):
@@ -55,52 +63,74 @@ class ConditionFailed(Exception):
     """A write's condition did not hold; nothing was changed."""
 
 
-class Store(Protocol):
+class Store(ABC):
     """One storage engine. Every method is atomic on its own."""
 
-    # True when the store's work runs outside the event loop's thread (a server over the
-    # network), so the loop waits on it for every call; see web/process.py.
-    works_off_loop: bool
-
+    @abstractmethod
     async def open(self) -> None:
         """Connect / create schema. Raises StoreError with a clear message on failure."""
 
+    @abstractmethod
     async def close(self) -> None:
         """Flush buffered work and release every resource."""
 
+    async def flush(self) -> None:
+        """Write out whatever is buffered (hit counts); nothing to do for most engines."""
+        return
+
+    @abstractmethod
     async def ping(self) -> None:
         """Raise StoreError unless the store can serve requests now."""
 
-    async def put(self, write: Write, expect: Expect | None) -> tuple[Record, bool]:
+    @abstractmethod
+    async def put(
+        self, ns: Namespace, write: Write, expect: Expect | None
+    ) -> tuple[Record, bool]:
         """Store a document; returns the new record and whether it was created.
 
         Raises ConditionFailed, changing nothing, when expect does not hold. An expired
         document counts as absent: writing it again creates it at version 1 with 0 hits.
         """
 
-    async def get(self, path: str, now: int, count_hit: bool) -> Record | None:
+    @abstractmethod
+    async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
         """The live record at path, or None; count_hit adds one hit (visible within 1 s)."""
 
-    async def delete(self, path: str, now: int, expect: Expect | None) -> bool:
+    @abstractmethod
+    async def delete(self, ns: Namespace, path: str, now: int, expect: Expect | None) -> bool:
         """Remove a live document; False when there was none. Raises ConditionFailed."""
 
-    async def keys(self, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
+    @abstractmethod
+    async def keys(
+        self, ns: Namespace, prefix: str, after: str | None, limit: int, now: int
+    ) -> list[str]:
         """Live paths starting with prefix and greater than after, ascending, at most limit."""
 
-    async def records(self, after: str | None, limit: int, now: int) -> list[Record]:
+    @abstractmethod
+    async def records(
+        self, ns: Namespace, after: str | None, limit: int, now: int
+    ) -> list[Record]:
         """Live records with a path greater than after, ascending by path (for export)."""
 
-    async def restore(self, record: Record, now: int) -> bool:
+    @abstractmethod
+    async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
         """Write a record as it is (version, times, hits) unless a newer version is there.
 
         Returns False, changing nothing, when the stored version is equal or higher.
         """
 
-    async def incr_root(self) -> int:
-        """Add one to the service-wide counter and return the new value."""
+    @abstractmethod
+    async def incr_root(self, ns: Namespace) -> int:
+        """Add one to the namespace's counter (``GET /``) and return the new value."""
 
-    async def top_hits(self, limit: int, now: int) -> list[tuple[str, int]]:
+    @abstractmethod
+    async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
         """Live paths with at least one hit, most hits first (ties by path)."""
 
-    async def sweep(self, now: int, limit: int) -> int:
+    @abstractmethod
+    async def sweep(self, ns: Namespace, now: int, limit: int) -> int:
         """Physically remove up to limit expired documents; returns how many."""
+
+    @abstractmethod
+    async def namespaces(self) -> list[Namespace]:
+        """Every namespace that has ever held a document, ``default`` always among them."""

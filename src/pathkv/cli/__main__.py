@@ -1,0 +1,5 @@
+import sys
+
+from pathkv.cli import main
+
+sys.exit(main())

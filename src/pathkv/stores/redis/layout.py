@@ -1,0 +1,73 @@
+"""Where the Redis store keeps things, and how batches are laid out for its scripts.
+
+Keys under the configured prefix P, for a namespace's key base B (``P`` for the default
+namespace, so data written before namespaces keeps its keys; ``P n:<name>:`` for any other):
+  B d:<path>  a string "<version>:<digest>:<updated ms>:<expires ms>:<codec>:<body>",
+              expiring at <expires> (Redis removes it itself); codec "z" is a zlib body
+  B keys      sorted set, all scores 0: the lexicographic index of paths (for listing)
+  B hits      sorted set: path -> hits
+  B count     the namespace's counter (``GET /``)
+  B sweep     the path where the last sweep of the index stopped
+  P namespaces  set of the names of namespaces other than default that hold data
+
+A namespace name has no ':' and ``d:`` keys start with ``d``, so no path of one namespace
+can reach a key of another.
+
+A batch is one flat list, a record of ``stride`` fields after another; its fields are named
+once here, and both the Python that packs a batch and the Lua that reads it are built from
+that one declaration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pathkv.core.namespaces import DEFAULT, Namespace
+
+NAMESPACES = "namespaces"
+
+
+def key_base(prefix: str, ns: Namespace) -> str:
+    return prefix if ns.name == DEFAULT.name else f"{prefix}n:{ns.name}:"
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The named positions of one record in a flat batch (or a flat reply)."""
+
+    names: tuple[str, ...]
+
+    @property
+    def stride(self) -> int:
+        return len(self.names)
+
+    def lua_for_each(self, source: str = "batch") -> str:
+        """``for i = 1, #batch, N do local a, b = batch[i], batch[i + 1]`` (end it yourself)."""
+        values = ", ".join(f"{source}[i + {k}]" if k else f"{source}[i]"
+                           for k in range(self.stride))
+        names = ", ".join(self.names)
+        return f"for i = 1, #{source}, {self.stride} do\n  local {names} = {values}\n"
+
+    def lua_emit(self, *values: str) -> str:
+        """Append one reply record to ``out`` (``n`` entries so far)."""
+        if len(values) != self.stride:
+            raise ValueError(f"{self.names} takes {self.stride} values")
+        slots = ", ".join(f"out[n + {k + 1}]" for k in range(self.stride))
+        return f"  {slots} = {', '.join(values)}\n  n = n + {self.stride}\n"
+
+    def split(self, flat: Sequence[Any]) -> list[Sequence[Any]]:
+        """A flat reply, record by record."""
+        step = self.stride
+        return [flat[i:i + step] for i in range(0, len(flat), step)]
+
+
+# GET: key base, path, count a hit (true/false) -> value (false when there is none), hits
+GET_ITEM = Fields(("base", "path", "count"))
+GET_REPLY = Fields(("value", "hits"))
+# PUT: key base, path, stored value after its version (":<digest>:..."), expiry (ms),
+# condition mode, condition tags (a flat list of version, digest pairs)
+#   -> version (0 when the condition failed), hits, created (0/1)
+PUT_ITEM = Fields(("base", "path", "rest", "expires", "mode", "tags"))
+PUT_REPLY = Fields(("version", "hits", "created"))

@@ -1,0 +1,368 @@
+"""The production store on Redis (6.2+, 7.x) or Valkey, through valkey-glide.
+
+Every request is at most one round trip: a Lua script (sent by SHA, loaded on first use) or
+one command. Concurrent GETs, PUTs and counter increments are batched (batching.py): the
+requests of one event-loop turn share one script call, which is what makes the client's
+per-call cost affordable (tuning, measured in bench/findings.md). A batch may mix
+namespaces: each of its records names its own key base.
+
+Expiry is Redis' own (PXAT on the document string); see layout.py for the keys and
+scripts.py for how the listing index and hit ranking are pruned.
+
+Driver errors are translated once, in ``_call``: a timeout into StoreTimeoutError, every
+other failure into StoreError, each with the driver's error as its cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+import zlib
+from typing import Any
+
+import msgpack
+from glide import (
+    AdvancedGlideClientConfiguration,
+    BackoffStrategy,
+    CircuitBreakerError,
+    ClientCircuitBreakerConfiguration,
+    GlideClient,
+    GlideClientConfiguration,
+    GlideError,
+    Logger,
+    LogLevel,
+    NodeAddress,
+    Script,
+    ServerCredentials,
+)
+from glide import TimeoutError as GlideTimeout
+
+from pathkv.core.contract import (
+    ConditionFailed,
+    Record,
+    Store,
+    StoreError,
+    StoreTimeoutError,
+    Write,
+)
+from pathkv.core.etags import Expect
+from pathkv.core.namespaces import DEFAULT, Namespace
+from pathkv.stores.batching import Batcher
+from pathkv.stores.redis import scripts as lua
+from pathkv.stores.redis.layout import GET_REPLY, NAMESPACES, PUT_REPLY, key_base
+from pathkv.stores.redis.options import RedisOptions
+
+# Tuning: the sweep walks the index in small steps with a pause between them: each step is a
+# script that holds Redis, and a background sweep must not show in request latency.
+SWEEP_BATCH = 200
+SWEEP_PAUSE = 0.002
+# A connection that could not be made: for this long, calls fail at once (503); then one
+# call at a time probes again. The client's circuit breaker covers failures on a connection
+# it has; a client that never connected (Redis down at start) would otherwise make every
+# request wait out the connect timeout.
+UNREACHABLE_PAUSE = 1.0
+# Tuning: bodies from this size on are stored zlib-compressed (level 1: about 5 us per KiB here);
+# JSON documents shrink to a third or half, and Redis memory is the costly resource.
+COMPRESS_FROM = 256
+COMPRESS_LEVEL = 1
+
+
+def client_config(options: RedisOptions) -> GlideClientConfiguration:
+    credentials = None
+    if options.password is not None:
+        credentials = ServerCredentials(password=options.password, username=options.username)
+    return GlideClientConfiguration(
+        [NodeAddress(options.host, options.port)],
+        use_tls=options.tls,
+        credentials=credentials,
+        database_id=options.database,
+        request_timeout=int(options.timeout * 1000),
+        reconnect_strategy=BackoffStrategy(
+            num_of_retries=options.retries, factor=50, exponent_base=2
+        ),
+        advanced_config=AdvancedGlideClientConfiguration(
+            connection_timeout=int(options.connect_timeout * 1000)
+        ),
+        client_name="pathkv",
+        lazy_connect=True,
+        # Fail fast while Redis is unreachable: after a few failed or timed-out calls the
+        # client rejects requests at once (503) and lets one probe through every second.
+        client_circuit_breaker=ClientCircuitBreakerConfiguration(
+            window_size_ms=5000, failure_rate_threshold=0.5, min_errors=3,
+            open_timeout_ms=1000, count_timeouts=True, consecutive_successes=1,
+        ),
+    )
+
+
+def _condition(expect: Expect | None) -> tuple[str, list[str]]:
+    """The script form of a condition: a mode and (version, digest) pairs."""
+    if expect is None:
+        return "", []
+    if not expect.exists:
+        return "absent", []
+    if not expect.tags:
+        return "exists", []
+    return "tags", list(itertools.chain.from_iterable((str(v), d) for v, d in expect.tags))
+
+
+def _value_after_version(digest: str, updated: int, expires: int, body: bytes) -> bytes:
+    """The stored value but its leading version: ``:<digest>:<updated>:<expires>:<codec>:``."""
+    if len(body) >= COMPRESS_FROM:
+        codec, body = b"z", zlib.compress(body, COMPRESS_LEVEL)
+    else:
+        codec = b"-"
+    return b":%s:%d:%d:%s:%s" % (digest.encode("ascii"), updated, expires, codec, body)
+
+
+def _record(path: str, value: bytes, hits: bytes | str | float) -> Record:
+    version, digest, updated, expires, codec, body = value.split(b":", 5)
+    if codec == b"z":
+        body = zlib.decompress(body)
+    return Record(path, body, int(version), digest.decode("ascii"), int(updated), int(expires),
+                  _hits(hits))
+
+
+def _pack(values: list[Any]) -> bytes:
+    """MessagePack the scripts can read: Redis' cmsgpack knows no bin type, so bytes and
+    text alike travel as raw strings (Lua strings are bytes anyway)."""
+    packed: bytes = msgpack.packb(values, use_bin_type=False)
+    return packed
+
+
+def _unpack(packed: bytes) -> Any:
+    """A script's MessagePack answer; strings stay bytes (bodies may be compressed)."""
+    return msgpack.unpackb(packed, raw=True)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _hits(value: bytes | str | float) -> int:
+    return int(float(value))
+
+
+class RedisStore(Store):
+    def __init__(self, options: RedisOptions) -> None:
+        self.options = options
+        self._config = client_config(options)
+        self._prefix = options.prefix
+        self._bases: dict[str, str] = {DEFAULT.name: options.prefix}
+        self._pool_size = options.pool_size
+        self._unreachable_until = 0.0
+        self._probing = False
+        # The client's own request timeout does not cover a call made while it is still
+        # connecting (seen: calls pending for 9 s and more with Redis down at start).
+        self._deadline = options.timeout + options.connect_timeout
+        self._clients: list[Any] = []
+        self._next = itertools.cycle(range(options.pool_size))
+        self._reads: Batcher[tuple[str, str, bool], Any] = Batcher(self._get_many)
+        self._writes: Batcher[tuple[str, Write, Expect | None], Any] = Batcher(self._put_many)
+        self._increments: Batcher[str, int] = Batcher(self._incr_many)
+        self._scripts = {
+            name: Script(getattr(lua, name))  # type: ignore[no-untyped-call]
+            for name in ("GET", "PUT", "DELETE", "LIST", "TOP", "RESTORE", "SWEEP")
+        }
+
+    # lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        # The client's own log lines are not JSON; its failures reach pathkv's logs as
+        # 503/504 request lines instead.
+        Logger.set_logger_config(LogLevel.ERROR)
+        try:
+            self._clients = [await GlideClient.create(self._config)
+                             for _ in range(self._pool_size)]
+        except GlideError as exc:
+            raise StoreError(f"cannot create Redis client: {exc}") from exc
+        # The clients belong to this loop, and so do the batches.
+        loop = asyncio.get_running_loop()
+        for batcher in (self._reads, self._writes, self._increments):
+            batcher.bind(loop)
+
+    async def close(self) -> None:
+        clients, self._clients = self._clients, []
+        for client in clients:
+            with contextlib.suppress(GlideError):
+                await client.close()
+
+    async def ping(self) -> None:
+        await self._call(lambda c: c.custom_command(["PING"]))
+
+    # helpers ---------------------------------------------------------------------------
+
+    async def _call(self, operation: Any) -> Any:
+        if not self._clients:
+            raise StoreError("the Redis store is not open")
+        probe = False
+        if self._unreachable_until:
+            if self._probing or time.monotonic() < self._unreachable_until:
+                raise StoreError("Redis is unreachable; retrying in the background")
+            self._probing = probe = True
+        client = self._clients[next(self._next)] if self._pool_size > 1 else self._clients[0]
+        try:
+            async with asyncio.timeout(self._deadline):
+                result = await operation(client)
+        except (GlideTimeout, TimeoutError) as exc:
+            raise StoreTimeoutError("Redis did not answer in time") from exc
+        except CircuitBreakerError as exc:
+            raise StoreError("Redis is unreachable; retrying in the background") from exc
+        except (GlideError, OSError) as exc:
+            if "connect failed" in str(exc).lower():
+                self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE
+            raise StoreError(f"Redis: {exc}") from exc
+        finally:
+            if probe:
+                self._probing = False
+        self._unreachable_until = 0.0
+        return result
+
+    async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        script = self._scripts[name]
+        return await self._call(lambda c: c.invoke_script(script, keys=keys, args=args))
+
+    def _base(self, ns: Namespace) -> str:
+        base = self._bases.get(ns.name)
+        if base is None:
+            base = self._bases[ns.name] = key_base(self._prefix, ns)
+        return base
+
+    async def _base_for_write(self, ns: Namespace) -> str:
+        """The key base, the namespace recorded (once per process) before its first write."""
+        base = self._bases.get(ns.name)
+        if base is None:
+            await self._call(lambda c: c.sadd(self._prefix + NAMESPACES, [ns.name]))
+            base = self._base(ns)
+        return base
+
+    # contract --------------------------------------------------------------------------
+
+    async def _put_many(self, items: list[tuple[str, Write, Expect | None]]) -> list[Any]:
+        batch: list[Any] = []
+        for base, write, expect in items:
+            mode, tags = _condition(expect)
+            rest = _value_after_version(write.digest, write.now, write.expires_at, write.body)
+            batch += (base, write.path, rest, b"%d" % write.expires_at, mode, tags)
+        return PUT_REPLY.split(_unpack(await self._script("PUT", [], [_pack(batch)])))
+
+    async def put(
+        self, ns: Namespace, write: Write, expect: Expect | None
+    ) -> tuple[Record, bool]:
+        base = await self._base_for_write(ns)
+        version, hits, created = await self._writes.submit((base, write, expect))
+        if version == 0:
+            raise ConditionFailed(write.path)
+        return Record(write.path, write.body, version, write.digest, write.now,
+                      write.expires_at, _hits(hits)), created == 1
+
+    async def _get_many(self, items: list[tuple[str, str, bool]]) -> list[Any]:
+        batch = list(itertools.chain.from_iterable(items))
+        return GET_REPLY.split(_unpack(await self._script("GET", [], [_pack(batch)])))
+
+    async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
+        value, hits = await self._reads.submit((self._base(ns), path, count_hit))
+        if value is False:
+            return None
+        return _record(path, value, hits)
+
+    async def delete(self, ns: Namespace, path: str, now: int, expect: Expect | None) -> bool:
+        base = self._base(ns)
+        mode, tags = _condition(expect)
+        result = await self._script(
+            "DELETE", [base + "d:" + path, base + "hits", base + "keys"], [path, mode, *tags]
+        )
+        if result == -1:
+            raise ConditionFailed(path)
+        return bool(result == 1)
+
+    @staticmethod
+    def _range(prefix: str, after: str | None) -> tuple[bytes, bytes]:
+        encoded = prefix.encode("utf-8")
+        if after is not None and after >= prefix:
+            low = b"(" + after.encode("utf-8")
+        else:
+            low = b"[" + encoded
+        # UTF-8 never contains 0xFF, so this bounds every member that starts with prefix.
+        return low, b"(" + encoded + b"\xff"
+
+    async def keys(
+        self, ns: Namespace, prefix: str, after: str | None, limit: int, now: int
+    ) -> list[str]:
+        base = self._base(ns)
+        low, high = self._range(prefix, after)
+        result = await self._script(
+            "LIST", [base + "keys", base + "hits"], [base + "d:", low, high, str(limit), "0"]
+        )
+        return [_text(path) for path in result]
+
+    async def records(
+        self, ns: Namespace, after: str | None, limit: int, now: int
+    ) -> list[Record]:
+        base = self._base(ns)
+        low, high = self._range("/", after)
+        result = await self._script(
+            "LIST", [base + "keys", base + "hits"], [base + "d:", low, high, str(limit), "1"]
+        )
+        return [_record(_text(path), value, hits) for path, value, hits in result]
+
+    async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
+        if record.expires_at <= now:
+            return False
+        base = await self._base_for_write(ns)
+        result = await self._script(
+            "RESTORE", [base + "d:" + record.path, base + "hits", base + "keys"],
+            [record.path,
+             str(record.version).encode("ascii") + _value_after_version(
+                 record.digest, record.last_updated, record.expires_at, record.body),
+             str(record.version), str(record.expires_at), str(record.hits)],
+        )
+        return bool(result == 1)
+
+    async def _incr_many(self, bases: list[str]) -> list[int]:
+        """One INCRBY per namespace in the batch; each caller gets its own value of the range."""
+        wanted: dict[str, int] = {}
+        for base in bases:
+            wanted[base] = wanted.get(base, 0) + 1
+
+        async def incr(base: str, count: int) -> int:
+            return int(await self._call(lambda c: c.incrby(base + "count", count)))
+
+        lasts = await asyncio.gather(*(incr(b, n) for b, n in wanted.items()))
+        next_value = {b: last - wanted[b] + 1 for b, last in zip(wanted, lasts, strict=True)}
+        values = []
+        for base in bases:
+            values.append(next_value[base])
+            next_value[base] += 1
+        return values
+
+    async def incr_root(self, ns: Namespace) -> int:
+        return await self._increments.submit(self._base(ns))
+
+    async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
+        base = self._base(ns)
+        result = await self._script("TOP", [base + "hits", base + "keys"],
+                                    [base + "d:", str(limit)])
+        pairs = [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
+        return pairs[:limit]
+
+    async def sweep(self, ns: Namespace, now: int, limit: int) -> int:
+        """Walk the namespace's whole index once, dropping entries of expired documents."""
+        base = self._base(ns)
+        removed = 0
+        while removed < limit:
+            step_removed, wrapped = await self._script(
+                "SWEEP", [base + "keys", base + "hits", base + "sweep"],
+                [base + "d:", str(SWEEP_BATCH)],
+            )
+            removed += int(step_removed)
+            if wrapped:
+                break
+            await asyncio.sleep(SWEEP_PAUSE)
+        return removed
+
+    async def namespaces(self) -> list[Namespace]:
+        names = await self._call(lambda c: c.smembers(self._prefix + NAMESPACES))
+        found = {DEFAULT.name, *(_text(name) for name in names)}
+        return [Namespace(name) for name in sorted(found)]

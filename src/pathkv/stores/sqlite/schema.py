@@ -1,0 +1,103 @@
+"""The embedded store's schema, how a file is recognised as pathkv's, and its migrations.
+
+A pathkv database carries ``PRAGMA application_id`` = APPLICATION_ID and ``user_version`` =
+SCHEMA_VERSION. A file of the first layout (no namespaces, both pragmas 0) is migrated in
+place, once, inside one write transaction: with several workers opening the file at once, the
+first takes the lock and migrates, and the others find the new version when they get it.
+A file that holds tables of another application is refused, never written to.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+APPLICATION_ID = 0x504B5631  # "PKV1"
+SCHEMA_VERSION = 2
+
+TABLES = """
+CREATE TABLE documents (
+    ns TEXT NOT NULL,
+    path TEXT NOT NULL,
+    body BLOB NOT NULL,
+    version INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    last_updated INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (ns, path)
+) WITHOUT ROWID;
+CREATE INDEX documents_expires_at ON documents (ns, expires_at);
+CREATE INDEX documents_hits ON documents (ns, hits);
+CREATE TABLE counters (
+    ns TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (ns, name)
+) WITHOUT ROWID;
+CREATE TABLE namespaces (name TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+
+# The first layout: one namespace. Its data becomes the default namespace's.
+FROM_VERSION_1 = """
+DROP INDEX IF EXISTS documents_expires_at;
+DROP INDEX IF EXISTS documents_hits;
+ALTER TABLE documents RENAME TO documents_v1;
+ALTER TABLE counters RENAME TO counters_v1;
+""" + TABLES + """
+INSERT INTO documents (ns, path, body, version, digest, last_updated, expires_at, hits)
+    SELECT 'default', path, body, version, digest, last_updated, expires_at, hits
+    FROM documents_v1;
+INSERT INTO counters (ns, name, value) SELECT 'default', name, value FROM counters_v1;
+DROP TABLE documents_v1;
+DROP TABLE counters_v1;
+"""
+VERSION_1_COLUMNS = ["path", "body", "version", "digest", "last_updated", "expires_at", "hits"]
+
+
+class ForeignDatabase(Exception):
+    """The file is a SQLite database of another application (or a newer pathkv)."""
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {row[0] for row in rows if not row[0].startswith("sqlite_")}
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def upgrade(conn: sqlite3.Connection) -> str | None:
+    """Bring the file to SCHEMA_VERSION inside the caller's write transaction.
+
+    Returns what was done ("created", "migrated from version 1") or None when the file was
+    current. Raises ForeignDatabase, having changed nothing, for a file that is not pathkv's.
+    """
+    application = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if application == APPLICATION_ID and version == SCHEMA_VERSION:
+        return None
+    if application == APPLICATION_ID and version > SCHEMA_VERSION:
+        raise ForeignDatabase(f"written by a newer pathkv (schema {version})")
+    tables = _tables(conn)
+    if application not in (0, APPLICATION_ID) or (application == 0 and version != 0):
+        raise ForeignDatabase(f"application id {application:#x}, user version {version}")
+    if not tables:
+        _run(conn, TABLES)
+        done = "created"
+    elif tables == {"documents", "counters"} and \
+            _columns(conn, "documents") == VERSION_1_COLUMNS:
+        _run(conn, FROM_VERSION_1)
+        done = "migrated from version 1"
+    else:
+        raise ForeignDatabase(f"it holds the tables {', '.join(sorted(tables))}")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return done
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    """Statements one by one: ``executescript`` would commit the caller's transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)

@@ -1,0 +1,17 @@
+"""``GET /``: the namespace's counter."""
+
+from __future__ import annotations
+
+from pathkv.core.service import Service
+from pathkv.web.request import Request
+from pathkv.web.responses import Response, json_response
+
+
+class Counter:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def get(self, request: Request) -> Response:
+        if request.method == "HEAD":
+            return Response(200)
+        return json_response(200, {"count": await self.service.count(request.namespace)})

@@ -1,0 +1,59 @@
+"""The service's own endpoints under ``/-/``: health, readiness, metrics, the API
+description, listing and the hit ranking."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from pathkv.core.errors import NotReady
+from pathkv.core.service import Service
+from pathkv.web.metrics import CONTENT_TYPE as METRICS_TYPE
+from pathkv.web.metrics import Metrics
+from pathkv.web.openapi import spec as openapi_spec
+from pathkv.web.request import Request
+from pathkv.web.responses import Response, as_problem, json_response
+
+READY_TIMEOUT = 2.0
+
+
+class Endpoints:
+    def __init__(self, service: Service, metrics: Metrics, draining: Callable[[], bool]) -> None:
+        self.service = service
+        self._metrics = metrics
+        self._draining = draining
+        self._openapi: bytes | None = None
+
+    async def healthz(self, request: Request) -> Response:
+        return json_response(200, {"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        if self._draining():
+            raise NotReady("shutting down")
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await self.service.check_ready()
+        except TimeoutError:
+            raise NotReady("the store did not answer in time") from None
+        except Exception as exc:
+            raise NotReady(f"the store is unreachable: {as_problem(exc).detail}") from None
+        return json_response(200, {"status": "ready"})
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(200, self._metrics.exposition(), METRICS_TYPE)
+
+    async def openapi(self, request: Request) -> Response:
+        if self._openapi is None:
+            self._openapi = json_response(200, openapi_spec()).body
+        return Response(200, self._openapi)
+
+    async def keys(self, request: Request) -> Response:
+        query = request.query
+        page = await self.service.keys(request.namespace, query.get("prefix"),
+                                       query.get("after"), request.integer("limit"))
+        return json_response(200, {"items": [{"path": p} for p in page.paths],
+                                   "next": page.next})
+
+    async def hits(self, request: Request) -> Response:
+        top = await self.service.top_hits(request.namespace, request.integer("limit"))
+        return json_response(200, {"items": [{"path": p, "hits": n} for p, n in top]})

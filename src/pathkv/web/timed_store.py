@@ -1,0 +1,79 @@
+"""The store as the web layer uses it: every operation timed into the store latency metric.
+
+An explicit implementation of the contract, method by method, so that a change of the
+contract is a type error here rather than a silently untimed call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from time import perf_counter
+from typing import TypeVar
+
+from pathkv.core.contract import Record, Store, Write
+from pathkv.core.etags import Expect
+from pathkv.core.namespaces import Namespace
+from pathkv.web.metrics import Metrics
+
+T = TypeVar("T")
+
+
+class TimedStore(Store):
+    def __init__(self, inner: Store, metrics: Metrics) -> None:
+        self.inner = inner
+        self._tally = metrics.store_tally
+
+    async def _timed(self, operation: str, call: Awaitable[T]) -> T:
+        started = perf_counter()
+        try:
+            return await call
+        finally:
+            self._tally(operation).add(perf_counter() - started)
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def flush(self) -> None:
+        await self._timed("flush", self.inner.flush())
+
+    async def ping(self) -> None:
+        await self._timed("ping", self.inner.ping())
+
+    async def put(
+        self, ns: Namespace, write: Write, expect: Expect | None
+    ) -> tuple[Record, bool]:
+        return await self._timed("put", self.inner.put(ns, write, expect))
+
+    async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
+        return await self._timed("get", self.inner.get(ns, path, now, count_hit))
+
+    async def delete(self, ns: Namespace, path: str, now: int, expect: Expect | None) -> bool:
+        return await self._timed("delete", self.inner.delete(ns, path, now, expect))
+
+    async def keys(
+        self, ns: Namespace, prefix: str, after: str | None, limit: int, now: int
+    ) -> list[str]:
+        return await self._timed("keys", self.inner.keys(ns, prefix, after, limit, now))
+
+    async def records(
+        self, ns: Namespace, after: str | None, limit: int, now: int
+    ) -> list[Record]:
+        return await self._timed("records", self.inner.records(ns, after, limit, now))
+
+    async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
+        return await self._timed("restore", self.inner.restore(ns, record, now))
+
+    async def incr_root(self, ns: Namespace) -> int:
+        return await self._timed("incr_root", self.inner.incr_root(ns))
+
+    async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
+        return await self._timed("top_hits", self.inner.top_hits(ns, limit, now))
+
+    async def sweep(self, ns: Namespace, now: int, limit: int) -> int:
+        return await self._timed("sweep", self.inner.sweep(ns, now, limit))
+
+    async def namespaces(self) -> list[Namespace]:
+        return await self._timed("namespaces", self.inner.namespaces())
