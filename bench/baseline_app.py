@@ -14,8 +14,11 @@ import redis
 from flask import Flask, request
 
 app = Flask(__name__)
-db = redis.Redis(host=os.environ.get("REDIS_HOST", "127.0.0.1"),
-                 port=int(os.environ.get("REDIS_PORT", "6379")), decode_responses=True)
+db = redis.Redis(
+    host=os.environ.get("REDIS_HOST", "127.0.0.1"),
+    port=int(os.environ.get("REDIS_PORT", "6379")),
+    decode_responses=True,
+)
 TTL = 31104000  # the tutorial's "one year" in seconds
 
 

@@ -20,8 +20,9 @@ class Outcome:
     latencies: list[float] = field(default_factory=list)
 
 
-async def _connection(port: int, make: Callable[[int], bytes], deadline: float, out: Outcome,
-                      seed: int) -> None:
+async def _connection(
+    port: int, make: Callable[[int], bytes], deadline: float, out: Outcome, seed: int
+) -> None:
     """One client: keep-alive requests, reconnecting when the server closes the connection
     (gunicorn's sync workers close it after every response, as wrk also handles)."""
     n = seed * 1_000_000
@@ -65,8 +66,9 @@ def run(port: int, make: Callable[[int], bytes], connections: int, seconds: floa
 
     async def main() -> None:
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(_connection(port, make, deadline, out, i)
-                               for i in range(connections)))
+        await asyncio.gather(
+            *(_connection(port, make, deadline, out, i) for i in range(connections))
+        )
 
     asyncio.run(main())
     return out

@@ -86,10 +86,12 @@ class Result:
 
 def median(runs: list[Result]) -> Result:
     """Median of each figure over the runs of one case (non-2xx: the total)."""
-    return Result(statistics.median(r.rps for r in runs),
-                  statistics.median(r.p50_ms for r in runs),
-                  statistics.median(r.p99_ms for r in runs),
-                  sum(r.non_2xx for r in runs))
+    return Result(
+        statistics.median(r.rps for r in runs),
+        statistics.median(r.p50_ms for r in runs),
+        statistics.median(r.p99_ms for r in runs),
+        sum(r.non_2xx for r in runs),
+    )
 
 
 def _ms(text: str) -> float:
@@ -100,15 +102,21 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def run_wrk(port: int, path: str, script: str | None, seconds: float, connections: int,
-            workdir: Path) -> Result:
+def run_wrk(
+    port: int, path: str, script: str | None, seconds: float, connections: int, workdir: Path
+) -> Result:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     if script:
         lua = workdir / "case.lua"
         lua.write_text(script)
         command += ["-s", str(lua)]
-    output = subprocess.run([*command, f"http://127.0.0.1:{port}{path}"], capture_output=True,
-                            text=True, timeout=seconds + 30, check=True).stdout
+    output = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}{path}"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
     try:
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
         p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
@@ -116,8 +124,9 @@ def run_wrk(port: int, path: str, script: str | None, seconds: float, connection
     except (AttributeError, ValueError) as exc:
         raise SystemExit(f"bench: cannot read wrk's output ({exc}):\n{output}") from None
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
-                       output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     failures = int(non_2xx.group(1)) if non_2xx else 0
     if errors:
         failures += sum(int(g) for g in errors.groups())
@@ -129,15 +138,21 @@ def run_loadgen(port: int, case: str, seconds: float, connections: int) -> Resul
         put = case == "PUT" or (case == "90/10 mix" and n % 10 == 0)
         if put:
             body = b'{"temp":21.5,"n":%d}' % n
-            return (b"PUT /bench/put/%d HTTP/1.1\r\nHost: b\r\nContent-Type: application/json"
-                    b"\r\nContent-Length: %d\r\n\r\n%s" % (n, len(body), body))
+            return (
+                b"PUT /bench/put/%d HTTP/1.1\r\nHost: b\r\nContent-Type: application/json"
+                b"\r\nContent-Length: %d\r\n\r\n%s" % (n, len(body), body)
+            )
         path = b"/" if case == "GET /" else ITEM.encode()
         return b"GET %s HTTP/1.1\r\nHost: b\r\n\r\n" % path
 
     out = loadgen.run(port, make, connections, seconds)
     lat = sorted(out.latencies) or [0.0]
-    return Result(out.requests / seconds, lat[len(lat) // 2] * 1000,
-                  lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, out.non_2xx + out.errors)
+    return Result(
+        out.requests / seconds,
+        lat[len(lat) // 2] * 1000,
+        lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+        out.non_2xx + out.errors,
+    )
 
 
 def children(pid: int) -> list[int]:
@@ -171,8 +186,9 @@ class Process:
 
     def __init__(self, command: list[str], env: dict[str, str], port: int, log: Path) -> None:
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=out,
-                                         stderr=out, process_group=0)
+            self.proc = subprocess.Popen(
+                command, env={**os.environ, **env}, stdout=out, stderr=out, process_group=0
+            )
         wait_for_port(port, 30, self.proc)
 
     def worker_rss(self) -> float:
@@ -201,17 +217,42 @@ def http(port: int, method: str, path: str, body: str | None = None) -> int:
 
 def servers(redis_port: int, workdir: Path) -> Iterator[tuple[str, list[str], dict[str, str]]]:
     python = sys.executable
-    yield ("baseline: tutorial Flask app, gunicorn 2 sync workers",
-           [python, "-m", "gunicorn", "-w", "2", "--chdir", str(HERE), "baseline_app:app"],
-           {"REDIS_PORT": str(redis_port)})
+    yield (
+        "baseline: tutorial Flask app, gunicorn 2 sync workers",
+        [python, "-m", "gunicorn", "-w", "2", "--chdir", str(HERE), "baseline_app:app"],
+        {"REDIS_PORT": str(redis_port)},
+    )
     quiet = {"PATHKV_LOG_LEVEL": "WARNING", "PATHKV_SHUTDOWN_DELAY": "0"}
-    yield ("pathkv on Redis (2 pinned workers)",
-           [python, "-m", "pathkv", "serve", "--workers", "2", "--pin-workers",
-            "--store", f"redis://127.0.0.1:{redis_port}/0"], {**quiet,
-                                                           "PATHKV_REDIS_PREFIX": "bench:"})
-    yield ("pathkv on SQLite (2 pinned workers)",
-           [python, "-m", "pathkv", "serve", "--workers", "2", "--pin-workers",
-            "--store", f"sqlite:///{workdir / 'bench.db'}"], quiet)
+    yield (
+        "pathkv on Redis (2 pinned workers)",
+        [
+            python,
+            "-m",
+            "pathkv",
+            "serve",
+            "--workers",
+            "2",
+            "--pin-workers",
+            "--store",
+            f"redis://127.0.0.1:{redis_port}/0",
+        ],
+        {**quiet, "PATHKV_REDIS_PREFIX": "bench:"},
+    )
+    yield (
+        "pathkv on SQLite (2 pinned workers)",
+        [
+            python,
+            "-m",
+            "pathkv",
+            "serve",
+            "--workers",
+            "2",
+            "--pin-workers",
+            "--store",
+            f"sqlite:///{workdir / 'bench.db'}",
+        ],
+        quiet,
+    )
 
 
 def redis_ceiling(port: int, requests: int) -> dict[str, float]:
@@ -219,8 +260,23 @@ def redis_ceiling(port: int, requests: int) -> dict[str, float]:
     if binary is None:
         return {}
     output = subprocess.run(
-        [binary, "-h", "127.0.0.1", "-p", str(port), "-c", "64", "-n", str(requests),
-         "-t", "get,set,incr", "--csv"], capture_output=True, text=True, timeout=120,
+        [
+            binary,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-c",
+            "64",
+            "-n",
+            str(requests),
+            "-t",
+            "get,set,incr",
+            "--csv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     found = {}
     for line in output.splitlines():
@@ -231,8 +287,9 @@ def redis_ceiling(port: int, requests: int) -> dict[str, float]:
 
 
 def redis_info_memory(port: int) -> int:
-    out = subprocess.run([redis_cli(), "-p", str(port), "info", "memory"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [redis_cli(), "-p", str(port), "info", "memory"], capture_output=True, text=True, check=True
+    ).stdout
     return int(re.search(r"used_memory:(\d+)", out).group(1))  # type: ignore[union-attr]
 
 
@@ -253,10 +310,20 @@ def sample_document(index: int, rng: random.Random, incompressible: bool) -> byt
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
         return ('{"blob":"' + "".join(rng.choices(alphabet, k=1024 - 11)) + '"}').encode()
     else:
-        doc = {"device": f"sensor-{index:07d}", "site": "B7", "firmware": "2.4.1",
-               "readings": [{"t": 1795343555 + 60 * i, "temp": round(rng.uniform(15, 30), 2),
-                             "hum": round(rng.uniform(20, 80), 1), "ok": rng.random() > 0.1}
-                            for i in range(13)]}
+        doc = {
+            "device": f"sensor-{index:07d}",
+            "site": "B7",
+            "firmware": "2.4.1",
+            "readings": [
+                {
+                    "t": 1795343555 + 60 * i,
+                    "temp": round(rng.uniform(15, 30), 2),
+                    "hum": round(rng.uniform(20, 80), 1),
+                    "ok": rng.random() > 0.1,
+                }
+                for i in range(13)
+            ],
+        }
     body = json.dumps(doc, separators=(",", ":"))
     body = body[:-1] + ',"pad":"' + "p" * max(0, 1024 - len(body) - 9) + '"}'
     return body.encode()
@@ -284,8 +351,15 @@ def memory_per_document(port: int, count: int, incompressible: bool) -> float:
             for i in range(start, min(count, start + 1000)):
                 body = sample_document(i, rng, incompressible)
                 assert len(body) == 1024, len(body)
-                writes.append(Write(f"/sensors/device-{i:07d}", body, digest(body), now,
-                                    now + 365 * 86400 * 1000))
+                writes.append(
+                    Write(
+                        f"/sensors/device-{i:07d}",
+                        body,
+                        digest(body),
+                        now,
+                        now + 365 * 86400 * 1000,
+                    )
+                )
             await asyncio.gather(*(store.put(DEFAULT, w, None) for w in writes))
         await store.close()
 
@@ -296,10 +370,23 @@ def memory_per_document(port: int, count: int, incompressible: bool) -> float:
 def versions() -> dict[str, str]:
     import importlib.metadata as md
 
-    found = {"python": platform.python_version(), "machine": platform.machine(),
-             "cpus": str(os.cpu_count()), "kernel": platform.release()}
-    for package in ("pathkv", "granian", "uvloop", "valkey-glide", "msgpack", "orjson", "flask",
-                    "gunicorn", "redis"):
+    found = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": str(os.cpu_count()),
+        "kernel": platform.release(),
+    }
+    for package in (
+        "pathkv",
+        "granian",
+        "uvloop",
+        "valkey-glide",
+        "msgpack",
+        "orjson",
+        "flask",
+        "gunicorn",
+        "redis",
+    ):
         try:
             found[package] = md.version(package)
         except md.PackageNotFoundError:
@@ -311,20 +398,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per case")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--documents", type=int, default=100_000,
-                        help="documents stored to measure Redis memory")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs per case; the table gives the medians")
-    parser.add_argument("--smoke", action="store_true",
-                        help="1 s per case, one run, 1,000 documents")
+    parser.add_argument(
+        "--documents", type=int, default=100_000, help="documents stored to measure Redis memory"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per case; the table gives the medians"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="1 s per case, one run, 1,000 documents"
+    )
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
-    parser.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto",
-                        help="auto: wrk when installed, else bench/loadgen.py")
+    parser.add_argument(
+        "--load-generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="auto: wrk when installed, else bench/loadgen.py",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.duration, args.documents, args.repeat = 1.0, 1000, 1
     use_wrk = args.load_generator == "wrk" or (
-        args.load_generator == "auto" and shutil.which("wrk") is not None)
+        args.load_generator == "auto" and shutil.which("wrk") is not None
+    )
     generator = "wrk (2 threads)" if use_wrk else "bench/loadgen.py (Python, slower than wrk)"
     binaries = redis_binaries()
     if not binaries:
@@ -333,17 +428,42 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="pathkv-bench-"))
     redis_port = free_port()
-    redis = Process([str(redis_binary), "--port", str(redis_port), "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", "no", "--dir", str(workdir)], {}, redis_port,
-                    workdir / "redis.log")
+    redis = Process(
+        [
+            str(redis_binary),
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        {},
+        redis_port,
+        workdir / "redis.log",
+    )
     table: dict[str, dict[str, Result]] = {}
     rss: dict[str, float] = {}
     try:
         for name, command, env in servers(redis_port, workdir):
             port = free_port()
-            server = Process([*command, *(["-b", f"127.0.0.1:{port}"] if "gunicorn" in command
-                                          else ["--port", str(port)])],
-                             env, port, workdir / "server.log")
+            server = Process(
+                [
+                    *command,
+                    *(
+                        ["-b", f"127.0.0.1:{port}"]
+                        if "gunicorn" in command
+                        else ["--port", str(port)]
+                    ),
+                ],
+                env,
+                port,
+                workdir / "server.log",
+            )
             try:
                 assert http(port, "PUT", ITEM, SMALL_DOC) in (200, 201)
                 table[name] = {}
@@ -352,22 +472,29 @@ def main() -> int:
                     runs = []
                     for _ in range(args.repeat):
                         if use_wrk:
-                            runs.append(run_wrk(port, path, script, args.duration,
-                                                args.connections, workdir))
+                            runs.append(
+                                run_wrk(
+                                    port, path, script, args.duration, args.connections, workdir
+                                )
+                            )
                         else:
-                            runs.append(run_loadgen(port, case, args.duration,
-                                                    args.connections))
+                            runs.append(run_loadgen(port, case, args.duration, args.connections))
                     result = median(runs)
                     table[name][case] = result
-                    print(f"{name:55} {case:10} {result.rps:10.0f} req/s  p50 "
-                          f"{result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
-                          f"non-2xx {result.non_2xx}", flush=True)
+                    print(
+                        f"{name:55} {case:10} {result.rps:10.0f} req/s  p50 "
+                        f"{result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+                        f"non-2xx {result.non_2xx}",
+                        flush=True,
+                    )
                 rss[name] = server.worker_rss()
             finally:
                 server.stop()
         ceiling = redis_ceiling(redis_port, 20_000 if args.smoke else 200_000)
-        memory = {kind: memory_per_document(redis_port, args.documents, kind == "random base64")
-                  for kind in ("sensor JSON", "random base64")}
+        memory = {
+            kind: memory_per_document(redis_port, args.documents, kind == "random base64")
+            for kind in ("sensor JSON", "random base64")
+        }
     finally:
         redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -378,32 +505,47 @@ def main() -> int:
     return 0
 
 
-def render(table: dict[str, dict[str, Result]], rss: dict[str, float],
-           ceiling: dict[str, float], memory: dict[str, float], args: argparse.Namespace,
-           generator: str, redis_name: str) -> str:
+def render(
+    table: dict[str, dict[str, Result]],
+    rss: dict[str, float],
+    ceiling: dict[str, float],
+    memory: dict[str, float],
+    args: argparse.Namespace,
+    generator: str,
+    redis_name: str,
+) -> str:
     baseline = next(iter(table.values()))
     lines = [
-        "# pathkv benchmark results", "",
+        "# pathkv benchmark results",
+        "",
         f"Generated by `python bench/run.py{' --smoke' if args.smoke else ''}` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {args.connections} connections,"
         f" {args.duration:g} s per run, medians of {args.repeat} run(s) per case, load "
         f"generator {generator}, all on 127.0.0.1, one "
-        f"Redis ({redis_name}, no persistence) shared by every server.", "",
+        f"Redis ({redis_name}, no persistence) shared by every server.",
+        "",
         "| server | case | req/s | x baseline | p50 ms | p99 ms | non-2xx |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, cases in table.items():
         for case, r in cases.items():
             ratio = r.rps / baseline[case].rps if baseline[case].rps else 0.0
-            lines.append(f"| {name} | {case} | {r.rps:,.0f} | {ratio:.2f}x | {r.p50_ms:.2f} | "
-                         f"{r.p99_ms:.2f} | {r.non_2xx} |")
+            lines.append(
+                f"| {name} | {case} | {r.rps:,.0f} | {ratio:.2f}x | {r.p50_ms:.2f} | "
+                f"{r.p99_ms:.2f} | {r.non_2xx} |"
+            )
     lines += ["", "| server | RSS per worker (MiB) |", "|---|---:|"]
     lines += [f"| {name} | {value:.1f} |" for name, value in rss.items()]
     lines += ["", "| ceiling: redis-benchmark, 64 clients | req/s |", "|---|---:|"]
     lines += [f"| {k} | {v:,.0f} |" for k, v in ceiling.items()] or ["| (not installed) | - |"]
-    lines += ["", f"Redis memory per stored 1 KiB document (INFO used_memory delta over "
-                  f"{args.documents:,} documents, index included):", "",
-              "| document | bytes | KiB |", "|---|---:|---:|"]
+    lines += [
+        "",
+        f"Redis memory per stored 1 KiB document (INFO used_memory delta over "
+        f"{args.documents:,} documents, index included):",
+        "",
+        "| document | bytes | KiB |",
+        "|---|---:|---:|",
+    ]
     lines += [f"| {kind} | {value:,.0f} | {value / 1024:.2f} |" for kind, value in memory.items()]
     lines += ["", "| version | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in versions().items()]

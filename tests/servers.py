@@ -22,8 +22,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None
-                  ) -> None:
+def wait_for_port(
+    port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -76,10 +77,27 @@ class RedisServer:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.workdir), "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--protected-mode", "no", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(self.binary),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--protected-mode",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port, proc=self.proc)
         self._wait_loaded()
@@ -126,11 +144,22 @@ class PathkvServer:
 
     def start(self) -> None:
         env = {**os.environ, "PATHKV_SHUTDOWN_DELAY": "0.3", **self.env}
-        command = [sys.executable, "-m", "pathkv.cli", "serve", "--port", str(self.port),
-                   "--store", self.store, "--workers", str(self.workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "pathkv.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--store",
+            self.store,
+            "--workers",
+            str(self.workers),
+        ]
         if self.log is None:
-            self.proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         else:
             with open(self.log, "ab") as out:
                 self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=out)

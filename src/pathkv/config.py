@@ -81,9 +81,7 @@ class Settings:
     """Reconnection attempts, with exponential backoff, before a connection is declared lost."""
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``PATHKV_<FIELD>`` from env, then apply non-None overrides (CLI flags)."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -101,10 +99,22 @@ class Settings:
         return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
 
     def validate(self) -> None:
-        positive = ("port", "workers", "default_ttl", "max_ttl", "max_body_bytes", "max_depth",
-                    "max_path_bytes", "body_timeout", "header_timeout", "sqlite_busy_timeout",
-                    "hit_flush_interval",
-                    "redis_pool_size", "redis_connect_timeout", "redis_timeout")
+        positive = (
+            "port",
+            "workers",
+            "default_ttl",
+            "max_ttl",
+            "max_body_bytes",
+            "max_depth",
+            "max_path_bytes",
+            "body_timeout",
+            "header_timeout",
+            "sqlite_busy_timeout",
+            "hit_flush_interval",
+            "redis_pool_size",
+            "redis_connect_timeout",
+            "redis_timeout",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")

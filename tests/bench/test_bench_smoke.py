@@ -15,15 +15,30 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("generator", ["auto", "python"])
 def test_benchmark_smoke(tmp_path: Path, generator: str) -> None:
     output = tmp_path / "RESULTS.md"
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke",
-                             "--load-generator", generator, "--output", str(output)],
-                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--smoke",
+            "--load-generator",
+            generator,
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = output.read_text()
     for server in ("baseline", "pathkv on Redis", "pathkv on SQLite"):
         for case in ("GET item", "PUT", "GET /", "90/10 mix"):
-            row = re.search(rf"\| {re.escape(server)}[^|]* \| {re.escape(case)} \| ([\d,]+) \|"
-                            r".* \| (\d+) \|\n", report)
+            row = re.search(
+                rf"\| {re.escape(server)}[^|]* \| {re.escape(case)} \| ([\d,]+) \|"
+                r".* \| (\d+) \|\n",
+                report,
+            )
             assert row, f"no row for {server} / {case}"
             assert int(row.group(1).replace(",", "")) > 0
             assert row.group(2) == "0", f"non-2xx answers for {server} / {case}"

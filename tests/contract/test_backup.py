@@ -18,16 +18,18 @@ from tests.servers import RedisServer
 
 
 async def test_export_import_round_trip(
-    store: InNamespace, request: pytest.FixtureRequest, tmp_path: Path,
+    store: InNamespace,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
     redis_servers: dict[str, RedisServer],
 ) -> None:
     now = now_ms()
     bodies = {f"/b/{i}": b'{"i":%d,"big":%d,"s":"\xc3\xa9"}' % (i, 10**30 + i) for i in range(7)}
     for path, body in bodies.items():
-        await store.put(Write(path, body, digest(body), now, now + 3_600_000 * (1 + len(path))),
-                        None)
-    await store.put(Write("/b/0", bodies["/b/0"], digest(bodies["/b/0"]), now, now + 99_000),
-                    None)
+        await store.put(
+            Write(path, body, digest(body), now, now + 3_600_000 * (1 + len(path))), None
+        )
+    await store.put(Write("/b/0", bodies["/b/0"], digest(bodies["/b/0"]), now, now + 99_000), None)
     for _ in range(3):
         await store.get("/b/1", now_ms(), count_hit=True)
     await store.flush()
@@ -36,8 +38,9 @@ async def test_export_import_round_trip(
     assert len(mine) == 7
     assert all(b'"namespace":"%s"' % store.ns.name.encode() in line for line in mine)
 
-    target_settings = settings_for(request.node.callspec.params["engine"],
-                                   tmp_path / "target", redis_servers)
+    target_settings = settings_for(
+        request.node.callspec.params["engine"], tmp_path / "target", redis_servers
+    )
     (tmp_path / "target").mkdir()
     target = open_store(target_settings)
     await target.open()
@@ -70,22 +73,29 @@ async def test_export_of_one_namespace(engine: Store) -> None:
 
 
 def test_lines_without_a_namespace_are_the_default_namespace() -> None:
-    ns, record = parse_line(b'{"path":"/a","data":{},"version":1,"last_updated_ms":1,'
-                            b'"expires_at_ms":2,"hits":0}')
+    ns, record = parse_line(
+        b'{"path":"/a","data":{},"version":1,"last_updated_ms":1,"expires_at_ms":2,"hits":0}'
+    )
     assert ns == DEFAULT and record.path == "/a"
-    ns, _ = parse_line(b'{"namespace":"team-b","path":"/a","data":{},"version":1,'
-                       b'"last_updated_ms":1,"expires_at_ms":2,"hits":0}')
+    ns, _ = parse_line(
+        b'{"namespace":"team-b","path":"/a","data":{},"version":1,'
+        b'"last_updated_ms":1,"expires_at_ms":2,"hits":0}'
+    )
     assert ns == Namespace("team-b")
 
 
-@pytest.mark.parametrize("line", [
-    b"not json", b"{}", b'{"path":"/a","data":[1],"version":1,"last_updated_ms":1,'
-    b'"expires_at_ms":2,"hits":0}', b'{"path":"/a","data":{},"version":0,"last_updated_ms":1,'
-    b'"expires_at_ms":2,"hits":0}', b'{"path":"/a","data":{},"version":"1",'
-    b'"last_updated_ms":1,"expires_at_ms":2,"hits":0}',
-    b'{"namespace":"Bad Name","path":"/a","data":{},"version":1,"last_updated_ms":1,'
-    b'"expires_at_ms":2,"hits":0}',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"not json",
+        b"{}",
+        b'{"path":"/a","data":[1],"version":1,"last_updated_ms":1,"expires_at_ms":2,"hits":0}',
+        b'{"path":"/a","data":{},"version":0,"last_updated_ms":1,"expires_at_ms":2,"hits":0}',
+        b'{"path":"/a","data":{},"version":"1","last_updated_ms":1,"expires_at_ms":2,"hits":0}',
+        b'{"namespace":"Bad Name","path":"/a","data":{},"version":1,"last_updated_ms":1,'
+        b'"expires_at_ms":2,"hits":0}',
+    ],
+)
 def test_bad_export_lines_are_refused(line: bytes) -> None:
     with pytest.raises(InvalidDocument):
         parse_line(line)

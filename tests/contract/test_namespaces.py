@@ -37,8 +37,9 @@ async def test_same_path_in_two_namespaces_is_two_documents(engine: Store) -> No
     assert got_b is not None and got_b.body == b'{"ns":"acme"}'
     assert await engine.get(THIRD, "/shared", now_ms(), count_hit=True) is None
     # conditions see only their own namespace's document
-    replaced, created = await engine.put(OTHER, write("/shared", b'{"v":2}'),
-                                         Expect(True, (second.tag,)))
+    replaced, created = await engine.put(
+        OTHER, write("/shared", b'{"v":2}'), Expect(True, (second.tag,))
+    )
     assert not created and replaced.version == 2
     again = await engine.get(DEFAULT, "/shared", now_ms(), count_hit=False)
     assert again is not None and again.version == 1
@@ -106,8 +107,10 @@ def _v1_file(path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.executescript(V1_SCHEMA)
-    conn.execute("INSERT INTO documents VALUES ('/old/a', ?, 4, ?, ?, ?, 9)",
-                 (b'{"old":true}', digest(b'{"old":true}'), now - 1000, now + 3_600_000))
+    conn.execute(
+        "INSERT INTO documents VALUES ('/old/a', ?, 4, ?, ?, ?, 9)",
+        (b'{"old":true}', digest(b'{"old":true}'), now - 1000, now + 3_600_000),
+    )
     conn.execute("INSERT INTO counters VALUES ('root', 41)")
     conn.commit()
     conn.close()
@@ -122,8 +125,7 @@ async def test_a_sqlite_file_of_the_previous_layout_keeps_working(tmp_path: Path
     try:
         for store in stores:
             got = await store.get(DEFAULT, "/old/a", now_ms(), count_hit=False)
-            assert got is not None and (got.body, got.version, got.hits) == (
-                b'{"old":true}', 4, 9)
+            assert got is not None and (got.body, got.version, got.hits) == (b'{"old":true}', 4, 9)
         assert await stores[0].incr_root(DEFAULT) == 42
         assert await stores[1].get(OTHER, "/old/a", now_ms(), count_hit=False) is None
     finally:

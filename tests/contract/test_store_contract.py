@@ -62,8 +62,9 @@ async def test_large_bodies_round_trip(store: InNamespace) -> None:
         got = await store.get(f"/large/{size}", now_ms(), count_hit=False)
         assert got is not None and got.body == body and got.digest == digest(body)
     records = await store.records("/large/", 10, now_ms())
-    assert {r.path: r.body for r in records if r.path.startswith("/large/")}["/large/4096"] \
-        .startswith(b'{"r":"')
+    assert {r.path: r.body for r in records if r.path.startswith("/large/")}[
+        "/large/4096"
+    ].startswith(b'{"r":"')
 
 
 async def test_metadata_times(store: InNamespace) -> None:
@@ -82,8 +83,9 @@ async def test_expired_document_is_invisible(store: InNamespace) -> None:
     now = now_ms()
     assert await store.get("/exp/old", now, count_hit=True) is None
     assert await store.keys("/exp/", None, 10, now) == ["/exp/live"]
-    assert [r.path for r in await store.records(None, 100, now) if r.path.startswith("/exp/")] \
-        == ["/exp/live"]
+    assert [r.path for r in await store.records(None, 100, now) if r.path.startswith("/exp/")] == [
+        "/exp/live"
+    ]
     assert "/exp/old" not in dict(await store.top_hits(100, now))
     assert await store.delete("/exp/old", now, None) is False
 
@@ -251,8 +253,9 @@ async def test_sweep_removes_expired(store: InNamespace) -> None:
 
 
 async def test_sweep_walks_a_large_index(store: InNamespace) -> None:
-    await asyncio.gather(*(store.put(write(f"/big-sweep/{i:04d}", ttl_ms=100), None)
-                           for i in range(450)))
+    await asyncio.gather(
+        *(store.put(write(f"/big-sweep/{i:04d}", ttl_ms=100), None) for i in range(450))
+    )
     await store.put(write("/big-sweep/live"), None)
     await asyncio.sleep(0.25)
     removed = 0

@@ -30,8 +30,13 @@ def tool(name: str) -> str:
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
-    output = subprocess.run([tool("kubectl"), "kustomize", str(KUSTOMIZE / overlay)],
-                            capture_output=True, text=True, check=True, timeout=60).stdout
+    output = subprocess.run(
+        [tool("kubectl"), "kustomize", str(KUSTOMIZE / overlay)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     return [doc for doc in yaml.safe_load_all(output) if doc]
 
 
@@ -59,8 +64,12 @@ def test_every_object_validates_strictly(rendered: tuple[str, list[dict[str, Any
 def test_workload_policy(rendered: tuple[str, list[dict[str, Any]]]) -> None:
     _, objects = rendered
     specs = list(pod_specs(objects))
-    assert {name for name, _ in specs} >= {"Deployment/pathkv", "StatefulSet/pathkv-redis",
-                                           "CronJob/pathkv-sweep", "CronJob/pathkv-backup"}
+    assert {name for name, _ in specs} >= {
+        "Deployment/pathkv",
+        "StatefulSet/pathkv-redis",
+        "CronJob/pathkv-sweep",
+        "CronJob/pathkv-backup",
+    }
     for name, spec in specs:
         pod_security = spec.get("securityContext", {})
         for container in spec.get("initContainers", []) + spec["containers"]:
@@ -104,8 +113,9 @@ def test_redis_is_persistent() -> None:
 def test_dev_overlay() -> None:
     objects = render("overlays/dev")
     deployment = next(o for o in objects if o["kind"] == "Deployment")
-    service = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"]
-                   == "pathkv")
+    service = next(
+        o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "pathkv"
+    )
     assert deployment["spec"]["replicas"] == 1
     assert service["spec"]["type"] == "NodePort"
     assert service["spec"]["ports"][0]["nodePort"] == 30321
@@ -114,8 +124,12 @@ def test_dev_overlay() -> None:
 def test_prod_overlay() -> None:
     objects = render("overlays/prod")
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
-    assert {("PodDisruptionBudget", "pathkv"), ("NetworkPolicy", "pathkv"),
-            ("NetworkPolicy", "pathkv-redis"), ("HorizontalPodAutoscaler", "pathkv")} <= kinds
+    assert {
+        ("PodDisruptionBudget", "pathkv"),
+        ("NetworkPolicy", "pathkv"),
+        ("NetworkPolicy", "pathkv-redis"),
+        ("HorizontalPodAutoscaler", "pathkv"),
+    } <= kinds
     hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
@@ -125,12 +139,16 @@ def test_prod_overlay() -> None:
     template = deployment["spec"]["template"]
     assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
     assert template["spec"]["affinity"]["podAntiAffinity"]
-    redis_policy = next(o for o in objects if o["kind"] == "NetworkPolicy"
-                        and o["metadata"]["name"] == "pathkv-redis")
+    redis_policy = next(
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "pathkv-redis"
+    )
     sources = redis_policy["spec"]["ingress"][0]["from"]
     assert sources == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "pathkv"}}}]
-    server_policy = next(o for o in objects if o["kind"] == "NetworkPolicy"
-                         and o["metadata"]["name"] == "pathkv")
+    server_policy = next(
+        o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "pathkv"
+    )
     assert server_policy["spec"]["ingress"][0]["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
         {"namespaceSelector": {}, "podSelector": {"matchLabels": {"pathkv-client": "true"}}},
@@ -142,8 +160,9 @@ def test_prod_overlay() -> None:
 
 
 def test_dockerfile_lints_clean_and_is_hardened() -> None:
-    result = subprocess.run([tool("hadolint"), str(ROOT / "Dockerfile")], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [tool("hadolint"), str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     text = (ROOT / "Dockerfile").read_text()
     assert text.count("\nFROM ") >= 2, "multi-stage"
@@ -154,9 +173,17 @@ def test_dockerfile_lints_clean_and_is_hardened() -> None:
 
 
 def test_compose_file_matches_the_specification() -> None:
-    result = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
-                             str(ROOT / "compose.yaml")], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [
+            tool("check-jsonschema"),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(ROOT / "compose.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     redis, pathkv = compose["services"]["redis"], compose["services"]["pathkv"]

@@ -37,13 +37,15 @@ async def _chunks(name: str, count: int, size: int, pause: float) -> AsyncIterat
 
 async def stream(request: Request) -> Response:
     limit = request.integer("limit") or 1_000_000
-    return Response(200, content_type=b"text/plain",
-                    stream=_chunks("stream", limit, 16, 0.02))
+    return Response(200, content_type=b"text/plain", stream=_chunks("stream", limit, 16, 0.02))
 
 
 async def flood(request: Request) -> Response:
-    return Response(200, content_type=b"application/octet-stream",
-                    stream=_chunks("flood", 1_000_000, 64 * 1024, 0))
+    return Response(
+        200,
+        content_type=b"application/octet-stream",
+        stream=_chunks("flood", 1_000_000, 64 * 1024, 0),
+    )
 
 
 def create() -> App:

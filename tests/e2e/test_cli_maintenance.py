@@ -17,25 +17,35 @@ from tests.servers import PathkvServer, RedisServer
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "pathkv", *args], capture_output=True,
-                            text=True, timeout=60, env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        [sys.executable, "-m", "pathkv", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
     assert result.returncode == 0, result.stderr
     return result
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-def store_urls(request: pytest.FixtureRequest, tmp_path: Path,
-               redis_servers: dict[str, RedisServer]) -> tuple[str, str, dict[str, str]]:
+def store_urls(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_servers: dict[str, RedisServer]
+) -> tuple[str, str, dict[str, str]]:
     """A source and a target store URL (for Redis: one server, two key prefixes)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}", {}
     server = next(iter(redis_servers.values()))
-    return server.url, server.url.replace("/0", "/1"), {
-        "PATHKV_REDIS_PREFIX": f"cli{uuid.uuid4().hex[:6]}:"}
+    return (
+        server.url,
+        server.url.replace("/0", "/1"),
+        {"PATHKV_REDIS_PREFIX": f"cli{uuid.uuid4().hex[:6]}:"},
+    )
 
 
-def test_export_import_and_sweep(store_urls: tuple[str, str, dict[str, str]],
-                                 tmp_path: Path) -> None:
+def test_export_import_and_sweep(
+    store_urls: tuple[str, str, dict[str, str]], tmp_path: Path
+) -> None:
     source, target, env = store_urls
     server = PathkvServer(source, env={**env, "PATHKV_SWEEP_INTERVAL": "0"})
     server.start()
@@ -76,9 +86,21 @@ def test_export_import_and_sweep(store_urls: tuple[str, str, dict[str, str]],
 def test_import_refuses_a_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"path": "/a"}\n')
-    result = subprocess.run([sys.executable, "-m", "pathkv", "import", "--store",
-                             f"sqlite:///{tmp_path / 'x.db'}", "-i", str(bad)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pathkv",
+            "import",
+            "--store",
+            f"sqlite:///{tmp_path / 'x.db'}",
+            "-i",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "line 1" in result.stderr and "Traceback" not in result.stderr
 
@@ -88,8 +110,12 @@ def test_maintenance_on_a_missing_file_fails_without_creating_it(
     tmp_path: Path, command: str
 ) -> None:
     missing = tmp_path / "typo" / "pathkv.db"
-    result = subprocess.run([sys.executable, "-m", "pathkv", command, "--store",
-                             f"sqlite:///{missing}"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "pathkv", command, "--store", f"sqlite:///{missing}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == f"pathkv: error: no pathkv database at {missing}"
     assert not missing.exists() and not missing.parent.exists()
@@ -100,8 +126,10 @@ def test_the_home_directory_url_of_the_readme_works(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path)}
     url = "sqlite:///~/data/pathkv.db"
     lines = tmp_path / "in.jsonl"
-    lines.write_text('{"path":"/h","data":{"a":1},"version":1,"last_updated_ms":1,'
-                     f'"expires_at_ms":{(int(time.time()) + 3600) * 1000},"hits":0}}\n')
+    lines.write_text(
+        '{"path":"/h","data":{"a":1},"version":1,"last_updated_ms":1,'
+        f'"expires_at_ms":{(int(time.time()) + 3600) * 1000},"hits":0}}\n'
+    )
     cli("import", "--store", url, "-i", str(lines), env=env)
     assert (tmp_path / "data" / "pathkv.db").exists()
     result = cli("export", "--store", url, env=env)

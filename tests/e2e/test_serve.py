@@ -96,8 +96,12 @@ def _per_thread(worker: int, read: Callable[[int], T]) -> dict[int, T]:
 
 def test_pinned_workers_each_hold_a_cpu_of_their_own(tmp_path: Path) -> None:
     cpus = sorted(os.sched_getaffinity(0))
-    server = PathkvServer(f"sqlite:///{tmp_path / 'pin.db'}", workers=2,
-                          env={"PATHKV_PIN_WORKERS": "true"}, log=tmp_path / "server.log")
+    server = PathkvServer(
+        f"sqlite:///{tmp_path / 'pin.db'}",
+        workers=2,
+        env={"PATHKV_PIN_WORKERS": "true"},
+        log=tmp_path / "server.log",
+    )
     server.start()
     try:
         server.wait_ready()
@@ -107,8 +111,9 @@ def test_pinned_workers_each_hold_a_cpu_of_their_own(tmp_path: Path) -> None:
         assert len(workers) == 2
         held = []
         for worker in workers:
-            affinities = set(_per_thread(worker, lambda t: frozenset(os.sched_getaffinity(t)))
-                             .values())
+            affinities = set(
+                _per_thread(worker, lambda t: frozenset(os.sched_getaffinity(t))).values()
+            )
             assert len(affinities) == 1, affinities  # every thread of the worker alike
             held.append(affinities.pop())
         if len(cpus) >= 2:
@@ -119,10 +124,9 @@ def test_pinned_workers_each_hold_a_cpu_of_their_own(tmp_path: Path) -> None:
         server.stop()
 
 
-
-
-def _worker_policies(server: PathkvServer, settled: Callable[[list[int]], bool]
-                     ) -> dict[int, dict[int, int]]:
+def _worker_policies(
+    server: PathkvServer, settled: Callable[[list[int]], bool]
+) -> dict[int, dict[int, int]]:
     """Scheduling policy of every thread of every worker, once settled or after 10 s."""
     assert server.proc is not None
     workers = _workers_of(server.proc.pid)
@@ -130,15 +134,20 @@ def _worker_policies(server: PathkvServer, settled: Callable[[list[int]], bool]
     deadline = time.monotonic() + 10
     while True:
         policies = {worker: _per_thread(worker, os.sched_getscheduler) for worker in workers}
-        helpers = [policy for worker, threads in policies.items()
-                   for thread, policy in threads.items() if thread != worker]
+        helpers = [
+            policy
+            for worker, threads in policies.items()
+            for thread, policy in threads.items()
+            if thread != worker
+        ]
         if settled(helpers) or time.monotonic() > deadline:
             return policies
         time.sleep(0.2)
 
 
 def test_on_redis_only_the_event_loop_thread_keeps_the_normal_policy(
-        tmp_path: Path, fresh_redis: RedisServer, run_server: ServerRunner) -> None:
+    tmp_path: Path, fresh_redis: RedisServer, run_server: ServerRunner
+) -> None:
     """process.yield_to_event_loop: the HTTP runtime's thread starts after the app, so the
     upkeep has to catch it."""
     server = run_server(PathkvServer(fresh_redis.url, workers=2, log=tmp_path / "server.log"))
@@ -153,9 +162,11 @@ def test_on_redis_only_the_event_loop_thread_keeps_the_normal_policy(
 
 
 def test_on_sqlite_every_thread_keeps_the_normal_policy(
-        tmp_path: Path, run_server: ServerRunner) -> None:
-    server = run_server(PathkvServer(f"sqlite:///{tmp_path / 'policy.db'}", workers=2,
-                                     log=tmp_path / "server.log"))
+    tmp_path: Path, run_server: ServerRunner
+) -> None:
+    server = run_server(
+        PathkvServer(f"sqlite:///{tmp_path / 'policy.db'}", workers=2, log=tmp_path / "server.log")
+    )
     server.wait_ready()
     assert httpx.put(server.base + "/policy", json={"a": 1}).status_code == 201
     time.sleep(2.5)  # two upkeep rounds
@@ -168,12 +179,15 @@ def test_on_sqlite_every_thread_keeps_the_normal_policy(
 def test_raw_paths_on_the_socket(sqlite_server: PathkvServer) -> None:
     port = sqlite_server.port
     body = b'{"a":1}'
-    put = (b"PUT /raw/x HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-           b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    put = (
+        b"PUT /raw/x HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    )
     assert raw_request(port, put).startswith(b"HTTP/1.1 201")
     for path in (b"//raw//x", b"/raw/x/", b"/raw/./x", b"/raw/y/../x", b"/raw/%78"):
-        answer = raw_request(port, b"GET " + path + b" HTTP/1.1\r\nHost: t\r\n"
-                             b"Connection: close\r\n\r\n")
+        answer = raw_request(
+            port, b"GET " + path + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
         assert answer.startswith(b"HTTP/1.1 200"), path
 
 
@@ -190,8 +204,13 @@ def test_structured_request_log(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pathkv.cli", *args], capture_output=True,
-                          text=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pathkv.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def test_configuration_errors_are_one_line(tmp_path: Path) -> None:
@@ -199,8 +218,11 @@ def test_configuration_errors_are_one_line(tmp_path: Path) -> None:
 
     cases = [
         (["serve", "--store", "mongodb://x"], None, "unknown scheme"),
-        (["serve", "--store", f"sqlite:///{tmp_path}/file/in/a/file.db"], None,
-         "cannot open SQLite"),
+        (
+            ["serve", "--store", f"sqlite:///{tmp_path}/file/in/a/file.db"],
+            None,
+            "cannot open SQLite",
+        ),
         (["serve"], {"PATHKV_PORT": "eighty"}, "PATHKV_PORT"),
         (["serve", "--store", "redis://host:port/0"], None, "must be numbers"),
     ]

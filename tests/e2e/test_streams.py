@@ -24,13 +24,31 @@ def stream_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     notes.mkdir()
     log = tmp_path / "server.log"
     port = free_port()
-    env = {**os.environ, "STREAM_TEST_DIR": str(notes),
-           "PATHKV_STORE": f"sqlite:///{tmp_path / 's.db'}", "PATHKV_LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "STREAM_TEST_DIR": str(notes),
+        "PATHKV_STORE": f"sqlite:///{tmp_path / 's.db'}",
+        "PATHKV_LOG_LEVEL": "INFO",
+    }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
-             "--port", str(port), "--log-level", "warning", "tests.e2e.stream_app:create"],
-            env=env, stdout=out, stderr=out, cwd=Path(__file__).resolve().parents[2],
+            [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "tests.e2e.stream_app:create",
+            ],
+            env=env,
+            stdout=out,
+            stderr=out,
+            cwd=Path(__file__).resolve().parents[2],
         )
     try:
         wait_for_port(port, proc=proc)
@@ -57,8 +75,7 @@ def test_a_stream_arrives_chunk_by_chunk_and_ends(stream_server: tuple[str, Path
         assert answer.headers["x-request-id"]
         for line in answer.iter_lines():
             arrivals.append((time.monotonic(), line))
-    assert [line[:6] for _, line in arrivals] == ["000001", "000002", "000003", "000004",
-                                                  "000005"]
+    assert [line[:6] for _, line in arrivals] == ["000001", "000002", "000003", "000004", "000005"]
     # sent as produced, not gathered: the chunks were 20 ms apart on arrival too
     assert arrivals[-1][0] - arrivals[0][0] >= 0.06
     assert wait_for(notes / "stream.closed") == "5"
@@ -80,8 +97,7 @@ def test_a_client_that_goes_away_ends_the_stream(stream_server: tuple[str, Path,
     time.sleep(0.3)
     assert int((notes / "stream.produced").read_text()) == produced_when_gone
     metrics = httpx.get(base + "/-/metrics").text
-    assert 'pathkv_requests_total{method="GET",route="/-/test/stream",status="200"} 1.0' \
-        in metrics
+    assert 'pathkv_requests_total{method="GET",route="/-/test/stream",status="200"} 1.0' in metrics
 
 
 def test_a_reader_that_does_not_read_holds_the_producer_back(

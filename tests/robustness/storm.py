@@ -39,8 +39,9 @@ class Storm:
                 path = f"/storm/{index}/{n}"
                 body = b'{"client":%d,"n":%d,"pad":"%s"}' % (index, n, b"x" * (n % 300))
                 try:
-                    response = client.put(path, content=body,
-                                          headers={"content-type": "application/json"})
+                    response = client.put(
+                        path, content=body, headers={"content-type": "application/json"}
+                    )
                 except httpx.HTTPError:
                     with self._lock:
                         self.failures[0] = self.failures.get(0, 0) + 1

@@ -16,14 +16,18 @@ from tests.servers import PathkvServer, RedisServer
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-def server(request: pytest.FixtureRequest, tmp_path: Path,
-           redis_servers: dict[str, RedisServer]) -> Iterator[PathkvServer]:
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_servers: dict[str, RedisServer]
+) -> Iterator[PathkvServer]:
     if request.param == "sqlite":
         srv = PathkvServer(f"sqlite:///{tmp_path / 'c.db'}", workers=2, log=tmp_path / "log")
     else:
-        srv = PathkvServer(next(iter(redis_servers.values())).url, workers=2,
-                           log=tmp_path / "log",
-                           env={"PATHKV_REDIS_PREFIX": f"c{uuid.uuid4().hex[:6]}:"})
+        srv = PathkvServer(
+            next(iter(redis_servers.values())).url,
+            workers=2,
+            log=tmp_path / "log",
+            env={"PATHKV_REDIS_PREFIX": f"c{uuid.uuid4().hex[:6]}:"},
+        )
     srv.start()
     yield srv
     srv.stop()
@@ -40,8 +44,9 @@ def test_64_writers_on_one_path(server: PathkvServer) -> None:
     def write(i: int) -> tuple[int, bytes]:
         body = json.dumps({"writer": i, "pad": "p" * (i * 50)}).encode()
         with httpx.Client(base_url=server.base, timeout=30) as client:
-            response = client.put("/one", content=body,
-                                  headers={"content-type": "application/json"})
+            response = client.put(
+                "/one", content=body, headers={"content-type": "application/json"}
+            )
         assert response.status_code == 200, response.text
         return response.json()["version"], body
 

@@ -48,8 +48,9 @@ def test_sqlite_survives_kill_9_mid_storm(tmp_path: Path) -> None:
 
 
 def test_redis_aof_survives_kill_9_of_redis(fresh_redis: RedisServer, tmp_path: Path) -> None:
-    server = PathkvServer(fresh_redis.url, workers=2, log=tmp_path / "log",
-                          env={"PATHKV_REDIS_TIMEOUT": "0.5"})
+    server = PathkvServer(
+        fresh_redis.url, workers=2, log=tmp_path / "log", env={"PATHKV_REDIS_TIMEOUT": "0.5"}
+    )
     server.start()
     try:
         storm = Storm(server.base, clients=16)

@@ -23,14 +23,21 @@ from tests.servers import PathkvServer, RedisServer
 
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-           redis_servers: dict[str, RedisServer]) -> Iterator[PathkvServer]:
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_servers: dict[str, RedisServer],
+) -> Iterator[PathkvServer]:
     tmp = tmp_path_factory.mktemp("fuzz")
     if request.param == "sqlite":
         srv = PathkvServer(f"sqlite:///{tmp / 'f.db'}", workers=2, log=tmp / "log")
     else:
-        srv = PathkvServer(next(iter(redis_servers.values())).url, workers=2, log=tmp / "log",
-                           env={"PATHKV_REDIS_PREFIX": f"f{uuid.uuid4().hex[:6]}:"})
+        srv = PathkvServer(
+            next(iter(redis_servers.values())).url,
+            workers=2,
+            log=tmp / "log",
+            env={"PATHKV_REDIS_PREFIX": f"f{uuid.uuid4().hex[:6]}:"},
+        )
     srv.start()
     yield srv
     srv.stop()
@@ -44,11 +51,30 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     input is not checked: cursors and path normalization carry rules a schema cannot.)"""
     schemathesis = Path(sys.executable).parent / "schemathesis"
     result = subprocess.run(
-        [str(schemathesis), "run", server.base + "/-/openapi.json",
-         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-         "--max-examples", "100", "--max-time", "30", "--seed", "20261122",
-         "--request-timeout", "10", "--no-color", "--warnings", "off"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            str(schemathesis),
+            "run",
+            server.base + "/-/openapi.json",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            "100",
+            "--max-time",
+            "30",
+            "--seed",
+            "20261122",
+            "--request-timeout",
+            "10",
+            "--no-color",
+            "--warnings",
+            "off",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
@@ -57,22 +83,34 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     assert httpx.get(server.base + "/-/healthz").status_code == 200
 
 
-json_scalars = (st.none() | st.booleans() | st.integers()
-                | st.floats(allow_nan=False, allow_infinity=False)
-                | st.text(st.characters(blacklist_categories=("Cs",))))
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(blacklist_categories=("Cs",)))
+)
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",)), max_size=10),
-                      children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(
+            st.text(st.characters(blacklist_categories=("Cs",)), max_size=10), children, max_size=5
+        )
+    ),
     max_leaves=30,
 )
-documents = st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",)), max_size=10),
-                            json_values, max_size=8)
+documents = st.dictionaries(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=10), json_values, max_size=8
+)
 segments = st.lists(
-    st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/"),
-            min_size=1, max_size=12).filter(lambda s: s not in (".", "..", "-")),
-    min_size=1, max_size=4,
+    st.text(
+        st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/"),
+        min_size=1,
+        max_size=12,
+    ).filter(lambda s: s not in (".", "..", "-")),
+    min_size=1,
+    max_size=4,
 )
 
 
@@ -87,15 +125,20 @@ def typed(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-          HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(document=documents, parts=segments)
-def test_json_round_trips_exactly(server: PathkvServer, document: dict[str, Any],
-                                  parts: list[str]) -> None:
+def test_json_round_trips_exactly(
+    server: PathkvServer, document: dict[str, Any], parts: list[str]
+) -> None:
     path = "/prop/" + "/".join(quote(p, safe="") for p in parts)
     body = json.dumps(document).encode()
-    put = httpx.put(server.base + path, content=body,
-                    headers={"content-type": "application/json"}, timeout=10)
+    put = httpx.put(
+        server.base + path, content=body, headers={"content-type": "application/json"}, timeout=10
+    )
     assert put.status_code in (200, 201), put.text
     stored_path = put.json()["path"]
     got = httpx.get(server.base + quote(stored_path, safe="/"), timeout=10)

@@ -18,8 +18,11 @@ from tests.servers import PathkvServer
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PathkvServer]:
     tmp = tmp_path_factory.mktemp("hostile")
-    srv = PathkvServer(f"sqlite:///{tmp / 'h.db'}", log=tmp / "server.log", env={
-        "PATHKV_BODY_TIMEOUT": "1", "PATHKV_HEADER_TIMEOUT": "1"})
+    srv = PathkvServer(
+        f"sqlite:///{tmp / 'h.db'}",
+        log=tmp / "server.log",
+        env={"PATHKV_BODY_TIMEOUT": "1", "PATHKV_HEADER_TIMEOUT": "1"},
+    )
     srv.start()
     yield srv
     srv.stop()
@@ -48,8 +51,14 @@ def exchange(port: int, request: bytes, timeout: float = 5) -> tuple[int, dict[s
 
 
 def put_request(path: bytes, body: bytes, content_type: bytes = b"application/json") -> bytes:
-    return (b"PUT " + path + b" HTTP/1.1\r\nHost: t\r\nContent-Type: " + content_type +
-            b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+    return (
+        b"PUT "
+        + path
+        + b" HTTP/1.1\r\nHost: t\r\nContent-Type: "
+        + content_type
+        + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        + body
+    )
 
 
 def get_request(path: bytes) -> bytes:
@@ -71,8 +80,10 @@ def problem(status: int, headers: dict[str, str], body: bytes, expected: int) ->
 def test_slow_body_is_timed_out(server: PathkvServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port), 10) as sock:
         started = time.monotonic()
-        sock.sendall(b"PUT /slow HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 100\r\n\r\n{")
+        sock.sendall(
+            b"PUT /slow HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
         answer = sock.recv(65536)
         elapsed = time.monotonic() - started
     assert answer.startswith(b"HTTP/1.1 408"), answer
@@ -86,11 +97,13 @@ def test_body_in_pieces_then_another_request_on_the_connection(server: PathkvSer
     stays usable for the next request."""
     body = b'{"pieces":"' + b"x" * 3000 + b'"}'
     with socket.create_connection(("127.0.0.1", server.port), 10) as sock:
-        sock.sendall(b"PUT /pieces HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(body))
+        sock.sendall(
+            b"PUT /pieces HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
         for start in range(0, len(body), 1000):
             time.sleep(0.05)
-            sock.sendall(body[start:start + 1000])
+            sock.sendall(body[start : start + 1000])
         first = sock.recv(65536)
         sock.sendall(b"GET /pieces HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         second = b""
@@ -107,7 +120,7 @@ def test_slow_headers_are_cut_off(server: PathkvServer) -> None:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")
         answer = sock.recv(65536)  # the server closes the connection
         assert time.monotonic() - started < 5
-    assert answer in (b"", ) or answer.startswith(b"HTTP/1.1 408")
+    assert answer in (b"",) or answer.startswith(b"HTTP/1.1 408")
     assert_still_serving(server)
 
 
@@ -115,8 +128,10 @@ def test_many_slow_clients_do_not_starve_others(server: PathkvServer) -> None:
     sockets = []
     for _ in range(50):
         sock = socket.create_connection(("127.0.0.1", server.port), 10)
-        sock.sendall(b"PUT /starve HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n{")
+        sock.sendall(
+            b"PUT /starve HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
         sockets.append(sock)
     try:
         started = time.monotonic()
@@ -128,8 +143,9 @@ def test_many_slow_clients_do_not_starve_others(server: PathkvServer) -> None:
 
 
 def test_oversized_headers(server: PathkvServer) -> None:
-    status, _, _ = exchange(server.port, b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " +
-                            b"a" * 100_000 + b"\r\n\r\n")
+    status, _, _ = exchange(
+        server.port, b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+    )
     assert status == 431
     assert_still_serving(server)
 
@@ -137,15 +153,19 @@ def test_oversized_headers(server: PathkvServer) -> None:
 def test_body_over_limit_is_refused_before_it_is_read(server: PathkvServer) -> None:
     rss_before = server_rss(server)
     with socket.create_connection(("127.0.0.1", server.port), 10) as sock:
-        sock.sendall(b"PUT /huge HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 104857600\r\n\r\n" + b"[" * 65536)
+        sock.sendall(
+            b"PUT /huge HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 104857600\r\n\r\n" + b"[" * 65536
+        )
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413"), answer
     # Chunked, no length announced: refused as soon as the limit is passed.
     sent = 0
     with socket.create_connection(("127.0.0.1", server.port), 10) as sock:
-        sock.sendall(b"PUT /huge HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(
+            b"PUT /huge HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         chunk = b"x" * 65536
         try:
             while sent < 64 * 1024 * 1024:
@@ -178,13 +198,16 @@ def server_rss(server: PathkvServer) -> int:
     return total
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    (b"/%ff%fe", 400),          # invalid UTF-8 after percent-decoding
-    (b"/a%00b", 400),           # NUL
-    (b"/a%0d%0aSet-Cookie:x", 400),
-    (b"/../../etc/passwd", 400),
-    (b"/" + b"a" * 5000, 414),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (b"/%ff%fe", 400),  # invalid UTF-8 after percent-decoding
+        (b"/a%00b", 400),  # NUL
+        (b"/a%0d%0aSet-Cookie:x", 400),
+        (b"/../../etc/passwd", 400),
+        (b"/" + b"a" * 5000, 414),
+    ],
+)
 def test_hostile_paths(server: PathkvServer, path: bytes, expected: int) -> None:
     problem(*exchange(server.port, get_request(path)), expected)
     problem(*exchange(server.port, put_request(path, b"{}")), expected)
@@ -198,15 +221,18 @@ def test_raw_bytes_in_the_request_line(server: PathkvServer, path: bytes) -> Non
     assert_still_serving(server)
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    (b"[" * 100_000 + b"]" * 100_000, "nested"),
-    (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested"),
-    (b'{"n": ' + b"9" * 10_000 + b"}", "not valid JSON"),
-    (b"[1, 2]", "not an array"),
-    (b'{"n": 1e999}', "range"),
-    (b'{"a": "\xff"}', "UTF-8"),
-    (b'{"a": NaN}', "NaN"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested"),
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested"),
+        (b'{"n": ' + b"9" * 10_000 + b"}", "not valid JSON"),
+        (b"[1, 2]", "not an array"),
+        (b'{"n": 1e999}', "range"),
+        (b'{"a": "\xff"}', "UTF-8"),
+        (b'{"a": NaN}', "NaN"),
+    ],
+)
 def test_hostile_documents(server: PathkvServer, body: bytes, fragment: str) -> None:
     parsed = problem(*exchange(server.port, put_request(b"/hostile", body)), 400)
     assert fragment in parsed["detail"].replace("must be a JSON object, not", "not"), parsed

@@ -23,10 +23,12 @@ def slow_put(port: int, path: str, results: dict[str, bytes], seconds: float) ->
     """A PUT whose body trickles in over `seconds`: in flight when SIGTERM arrives."""
     body = b'{"slow":"' + b"s" * 18 + b'"}'
     with socket.create_connection(("127.0.0.1", port), 10) as sock:
-        sock.sendall(f"PUT {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"PUT {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        )
         for i in range(0, len(body), 4):
-            sock.sendall(body[i:i + 4])
+            sock.sendall(body[i : i + 4])
             time.sleep(seconds / (len(body) / 4))
         sock.settimeout(10)
         answer = b""
@@ -39,8 +41,12 @@ def slow_put(port: int, path: str, results: dict[str, bytes], seconds: float) ->
 
 
 def test_sigterm_drains(tmp_path: Path) -> None:
-    server = PathkvServer(f"sqlite:///{tmp_path / 's.db'}", workers=2, log=tmp_path / "log",
-                          env={"PATHKV_SHUTDOWN_DELAY": "1.0"})
+    server = PathkvServer(
+        f"sqlite:///{tmp_path / 's.db'}",
+        workers=2,
+        log=tmp_path / "log",
+        env={"PATHKV_SHUTDOWN_DELAY": "1.0"},
+    )
     server.start()
     port = server.port
     slow: dict[str, bytes] = {}
@@ -72,8 +78,10 @@ def test_sigterm_drains(tmp_path: Path) -> None:
     loaders = [threading.Thread(target=load) for _ in range(4)]
     for thread in loaders:
         thread.start()
-    writers = [threading.Thread(target=slow_put, args=(port, f"/inflight/{i}", slow, 2.0))
-               for i in range(6)]
+    writers = [
+        threading.Thread(target=slow_put, args=(port, f"/inflight/{i}", slow, 2.0))
+        for i in range(6)
+    ]
     for thread in writers:
         thread.start()
     time.sleep(0.5)

@@ -29,8 +29,11 @@ def pathkv_connections(redis: RedisServer) -> int:
 def test_redis_down_then_back(
     fresh_redis: RedisServer, tmp_path: Path, run_server: ServerRunner
 ) -> None:
-    server = run_server(PathkvServer(fresh_redis.url, workers=2, log=tmp_path / "log",
-                                     env={"PATHKV_REDIS_TIMEOUT": "0.5"}))
+    server = run_server(
+        PathkvServer(
+            fresh_redis.url, workers=2, log=tmp_path / "log", env={"PATHKV_REDIS_TIMEOUT": "0.5"}
+        )
+    )
     with httpx.Client(base_url=server.base, timeout=10) as client:
         assert client.put("/kept", json={"a": 1}).status_code == 201
         for cycle in range(3):
@@ -63,8 +66,9 @@ def test_redis_down_then_back(
 def test_slow_redis_answers_504_then_recovers(
     fresh_redis: RedisServer, tmp_path: Path, run_server: ServerRunner
 ) -> None:
-    server = run_server(PathkvServer(fresh_redis.url, log=tmp_path / "log",
-                                     env={"PATHKV_REDIS_TIMEOUT": "0.3"}))
+    server = run_server(
+        PathkvServer(fresh_redis.url, log=tmp_path / "log", env={"PATHKV_REDIS_TIMEOUT": "0.3"})
+    )
     with httpx.Client(base_url=server.base, timeout=10) as client:
         assert client.put("/slow", json={"a": 1}).status_code == 201
         # Redis stops answering pathkv's commands for 2 s.
@@ -77,12 +81,13 @@ def test_slow_redis_answers_504_then_recovers(
         assert client.put("/slow", json={"a": 2}).status_code == 200
 
 
-def test_sqlite_locked_by_another_process(
-    tmp_path: Path, run_server: ServerRunner
-) -> None:
+def test_sqlite_locked_by_another_process(tmp_path: Path, run_server: ServerRunner) -> None:
     database = tmp_path / "locked.db"
-    server = run_server(PathkvServer(f"sqlite:///{database}", log=tmp_path / "log",
-                                     env={"PATHKV_SQLITE_BUSY_TIMEOUT": "0.5"}))
+    server = run_server(
+        PathkvServer(
+            f"sqlite:///{database}", log=tmp_path / "log", env={"PATHKV_SQLITE_BUSY_TIMEOUT": "0.5"}
+        )
+    )
     with httpx.Client(base_url=server.base, timeout=10) as client:
         assert client.put("/doc", json={"v": 1}).status_code == 201
         intruder = sqlite3.connect(database, isolation_level=None)
@@ -102,8 +107,9 @@ def test_redis_dies_mid_request_batch(
     fresh_redis: RedisServer, tmp_path: Path, run_server: ServerRunner
 ) -> None:
     """Requests in flight when Redis dies all get an answer; nothing hangs."""
-    server = run_server(PathkvServer(fresh_redis.url, log=tmp_path / "log",
-                                     env={"PATHKV_REDIS_TIMEOUT": "0.5"}))
+    server = run_server(
+        PathkvServer(fresh_redis.url, log=tmp_path / "log", env={"PATHKV_REDIS_TIMEOUT": "0.5"})
+    )
     statuses: list[int] = []
 
     def hammer() -> None:
@@ -139,8 +145,14 @@ async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
     await store.open()
     try:
         fresh_redis.command("SET", "victim", "untouched")
-        hostile = [b"/pathkv:count", b"/..%2f..%2fvictim", b"/*", b"/{victim}", b"/%20victim",
-                   b"/a/../../victim"]
+        hostile = [
+            b"/pathkv:count",
+            b"/..%2f..%2fvictim",
+            b"/*",
+            b"/{victim}",
+            b"/%20victim",
+            b"/a/../../victim",
+        ]
         written = []
         for raw in hostile:
             try:
@@ -155,16 +167,27 @@ async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
         for _ in range(30):
             await store.incr_root(DEFAULT)
         keys = fresh_redis.command("KEYS", "*").decode("latin-1")
-        assert "victim" in keys and fresh_redis.command("GET", "victim").endswith(
-            b"untouched\r\n")
+        assert "victim" in keys and fresh_redis.command("GET", "victim").endswith(b"untouched\r\n")
         listed = [line for line in keys.split("\r\n") if line and not line.startswith(("*", "$"))]
         outside = [k for k in listed if k != "victim" and not k.startswith(prefix)]
         assert not outside, outside
         tenant = prefix + "n:tenant-a:"
-        assert all(k.startswith((prefix + "d:/", prefix + "keys", prefix + "hits",
-                                 prefix + "count", prefix + "namespaces", tenant + "d:/",
-                                 tenant + "keys", tenant + "hits")) for k in listed
-                   if k != "victim")
+        assert all(
+            k.startswith(
+                (
+                    prefix + "d:/",
+                    prefix + "keys",
+                    prefix + "hits",
+                    prefix + "count",
+                    prefix + "namespaces",
+                    tenant + "d:/",
+                    tenant + "keys",
+                    tenant + "hits",
+                )
+            )
+            for k in listed
+            if k != "victim"
+        )
         assert pathkv_connections(fresh_redis) >= 3
     finally:
         await store.close()
@@ -176,8 +199,11 @@ def test_unreachable_redis_at_start_is_not_ready_then_recovers(
     from tests.servers import free_port, redis_binaries
 
     port = free_port()
-    server = run_server(PathkvServer(f"redis://127.0.0.1:{port}/0", log=tmp_path / "log",
-                                     env={"PATHKV_REDIS_TIMEOUT": "0.5"}))
+    server = run_server(
+        PathkvServer(
+            f"redis://127.0.0.1:{port}/0", log=tmp_path / "log", env={"PATHKV_REDIS_TIMEOUT": "0.5"}
+        )
+    )
     redis = RedisServer(next(iter(redis_binaries().values())), tmp_path / "r", port=port)
     try:
         assert_problem(httpx.get(server.base + "/-/readyz", timeout=10), 503)

@@ -19,38 +19,54 @@ def roundtrip(value: dict[str, Any]) -> Any:
 
 
 def test_types_are_preserved() -> None:
-    value = {"int": 1, "neg": -5, "float": 21.5, "tiny": 5e-324, "t": True, "f": False,
-             "null": None, "s": "x", "nested": {"a": [1, [2, {"b": None}]]}, "empty": {},
-             "arr": [], "unicode": "é😀\u0000\u2028"}
+    value = {
+        "int": 1,
+        "neg": -5,
+        "float": 21.5,
+        "tiny": 5e-324,
+        "t": True,
+        "f": False,
+        "null": None,
+        "s": "x",
+        "nested": {"a": [1, [2, {"b": None}]]},
+        "empty": {},
+        "arr": [],
+        "unicode": "é😀\u0000\u2028",
+    }
     assert roundtrip(value) == value
 
 
 def test_big_integers_are_exact() -> None:
     body = b'{"big": 123456789012345678901234567890, "neg": -99999999999999999999999}'
-    assert canonical_body(JSON, body) == \
-        b'{"big":123456789012345678901234567890,"neg":-99999999999999999999999}'
+    assert (
+        canonical_body(JSON, body)
+        == b'{"big":123456789012345678901234567890,"neg":-99999999999999999999999}'
+    )
 
 
 def test_duplicate_keys_last_wins() -> None:
     assert canonical_body(JSON, b'{"a": 1, "a": 2}') == b'{"a":2}'
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    (b"[1, 2]", "an array"),
-    (b'"text"', "a string"),
-    (b"3", "a number"),
-    (b"null", "null"),
-    (b"{", "not valid JSON"),
-    (b"", "not valid JSON"),
-    (b'{"a": NaN}', "NaN"),
-    (b'{"a": Infinity}', "Infinity"),
-    (b'{"a": 1e400}', "range"),
-    (b'{"a": ' + b"9" * 10_000 + b"}", "not valid JSON"),
-    (b"\xff\xfe", "UTF-8"),
-    (b'{"a": "\\ud800"}', "Unicode"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested"),
-    (b'{"a":' * 100 + b"1" + b"}" * 100, "nested deeper"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"[1, 2]", "an array"),
+        (b'"text"', "a string"),
+        (b"3", "a number"),
+        (b"null", "null"),
+        (b"{", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b'{"a": NaN}', "NaN"),
+        (b'{"a": Infinity}', "Infinity"),
+        (b'{"a": 1e400}', "range"),
+        (b'{"a": ' + b"9" * 10_000 + b"}", "not valid JSON"),
+        (b"\xff\xfe", "UTF-8"),
+        (b'{"a": "\\ud800"}', "Unicode"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested"),
+        (b'{"a":' * 100 + b"1" + b"}" * 100, "nested deeper"),
+    ],
+)
 def test_refused_bodies(body: bytes, fragment: str) -> None:
     with pytest.raises(InvalidDocument) as info:
         canonical_body(JSON, body)
@@ -85,10 +101,14 @@ def test_media_type_parameters_are_ignored() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -31,8 +31,7 @@ def test_non_ascii_digits_are_refused_not_crashed_on() -> None:
     from pathkv.web.request import Request
 
     for raw in ("\u00b2", "\u0663", "9" * 5000):  # superscript two, ARABIC-INDIC DIGIT THREE
-        scope = {"method": "GET", "path": "/", "headers": [],
-                 "query_string": f"ttl={raw}".encode()}
+        scope = {"method": "GET", "path": "/", "headers": [], "query_string": f"ttl={raw}".encode()}
         with pytest.raises(BadRequest):
             Request(scope, None).integer("ttl")
     assert write_condition('"' + "9" * 5000 + '-abc"', None) is not None
@@ -61,21 +60,37 @@ def test_settings_env_then_overrides() -> None:
     assert Settings.from_env(settings.to_env()) == settings
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("1", True), ("true", True), ("Yes", True), ("on", True),
-    ("0", False), ("false", False), ("NO", False), ("off", False),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("Yes", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("NO", False),
+        ("off", False),
+    ],
+)
 def test_boolean_settings(raw: str, expected: bool) -> None:
     settings = Settings.from_env({"PATHKV_PIN_WORKERS": raw})
     assert settings.pin_workers is expected
     assert Settings.from_env(settings.to_env()) == settings
 
 
-@pytest.mark.parametrize("env", [
-    {"PATHKV_PORT": "abc"}, {"PATHKV_PORT": "0"}, {"PATHKV_PORT": "70000"},
-    {"PATHKV_LOG_LEVEL": "LOUD"}, {"PATHKV_MAX_BODY_BYTES": "-1"},
-    {"PATHKV_DEFAULT_TTL": "999999999999"}, {"PATHKV_PIN_WORKERS": "maybe"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PATHKV_PORT": "abc"},
+        {"PATHKV_PORT": "0"},
+        {"PATHKV_PORT": "70000"},
+        {"PATHKV_LOG_LEVEL": "LOUD"},
+        {"PATHKV_MAX_BODY_BYTES": "-1"},
+        {"PATHKV_DEFAULT_TTL": "999999999999"},
+        {"PATHKV_PIN_WORKERS": "maybe"},
+    ],
+)
 def test_bad_settings(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_env(env)

@@ -8,23 +8,26 @@ from pathkv.core.errors import InvalidPath, PathTooLong
 from pathkv.core.paths import is_reserved, normalize
 
 
-@pytest.mark.parametrize(("raw", "key"), [
-    (b"/a/b", "/a/b"),
-    (b"/a/b/", "/a/b"),                 # trailing slash dropped
-    (b"//a///b", "/a/b"),               # doubled slashes collapse
-    (b"/a/./b/.", "/a/b"),              # '.' segments dropped
-    (b"/a/x/../b", "/a/b"),             # '..' removes the previous segment
-    (b"/a/..", "/"),
-    (b"/caf%C3%A9", "/café"),           # percent-decoding, UTF-8
-    (b"/a%2Fb", "/a/b"),                # an encoded slash separates segments
-    (b"/a%2e%2E/b", "/a../b"),          # 'a..' is an ordinary segment
-    (b"/%2E%2E/", None),                # encoded '..' is still '..'
-    (b"/A", "/A"),                      # case-sensitive
-    (b"/a b", "/a b"),
-    (b"/.well-known", "/.well-known"),
-    (b"/", "/"),
-    (b"", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (b"/a/b", "/a/b"),
+        (b"/a/b/", "/a/b"),  # trailing slash dropped
+        (b"//a///b", "/a/b"),  # doubled slashes collapse
+        (b"/a/./b/.", "/a/b"),  # '.' segments dropped
+        (b"/a/x/../b", "/a/b"),  # '..' removes the previous segment
+        (b"/a/..", "/"),
+        (b"/caf%C3%A9", "/café"),  # percent-decoding, UTF-8
+        (b"/a%2Fb", "/a/b"),  # an encoded slash separates segments
+        (b"/a%2e%2E/b", "/a../b"),  # 'a..' is an ordinary segment
+        (b"/%2E%2E/", None),  # encoded '..' is still '..'
+        (b"/A", "/A"),  # case-sensitive
+        (b"/a b", "/a b"),
+        (b"/.well-known", "/.well-known"),
+        (b"/", "/"),
+        (b"", None),
+    ],
+)
 def test_normalization_rules(raw: bytes, key: str | None) -> None:
     if key is None:
         with pytest.raises(InvalidPath):
@@ -33,10 +36,23 @@ def test_normalization_rules(raw: bytes, key: str | None) -> None:
         assert normalize(raw) == key
 
 
-@pytest.mark.parametrize("raw", [
-    b"/..", b"/a/../..", b"/%zz", b"/%4", b"/%ff", b"/%C3", b"/a%00b", b"/a%0A", b"/a%7F",
-    b"/a%C2%85", b"/a\x01", b"relative",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"/..",
+        b"/a/../..",
+        b"/%zz",
+        b"/%4",
+        b"/%ff",
+        b"/%C3",
+        b"/a%00b",
+        b"/a%0A",
+        b"/a%7F",
+        b"/a%C2%85",
+        b"/a\x01",
+        b"relative",
+    ],
+)
 def test_refused_paths(raw: bytes) -> None:
     with pytest.raises(InvalidPath):
         normalize(raw)
@@ -59,9 +75,11 @@ def test_reserved() -> None:
 
 
 segment = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x7f",
-                  min_codepoint=0x20).filter(lambda c: not 0x80 <= ord(c) <= 0x9f),
-    min_size=1, max_size=8,
+    st.characters(
+        blacklist_categories=("Cs",), blacklist_characters="/\x7f", min_codepoint=0x20
+    ).filter(lambda c: not 0x80 <= ord(c) <= 0x9F),
+    min_size=1,
+    max_size=8,
 ).filter(lambda s: s not in (".", ".."))
 
 

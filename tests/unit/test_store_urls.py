@@ -24,8 +24,11 @@ def _config(url: str, **settings: float) -> object:
 
 
 def test_redis_urls() -> None:
-    config: object = _config("rediss://user:s%40cret@cache.internal:6380/3", redis_timeout=0.25,
-                             redis_connect_timeout=1.5)
+    config: object = _config(
+        "rediss://user:s%40cret@cache.internal:6380/3",
+        redis_timeout=0.25,
+        redis_connect_timeout=1.5,
+    )
     assert config.use_tls is True  # type: ignore[attr-defined]
     assert config.database_id == 3  # type: ignore[attr-defined]
     assert config.credentials.username == "user"  # type: ignore[attr-defined]
@@ -47,12 +50,22 @@ def test_the_registry_names_each_engine_and_its_location() -> None:
     assert engine_for("rediss://h/0").works_off_loop is True
     assert engine_for("sqlite:///x.db").works_off_loop is False
     # a location never shows a password
-    assert engine_for("redis://u:secret@h:7/2").location("redis://u:secret@h:7/2") == \
-        "redis://h:7/2"
+    assert (
+        engine_for("redis://u:secret@h:7/2").location("redis://u:secret@h:7/2") == "redis://h:7/2"
+    )
 
 
-@pytest.mark.parametrize("url", ["redis://h:port/0", "redis://h:1/db", "redis:///0",
-                                 "memcached://h", "nonsense", "sqlite://host/x.db"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://h:port/0",
+        "redis://h:1/db",
+        "redis:///0",
+        "memcached://h",
+        "nonsense",
+        "sqlite://host/x.db",
+    ],
+)
 def test_bad_store_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         open_store(Settings(store=url))

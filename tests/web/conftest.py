@@ -19,12 +19,14 @@ async def app(
     request: pytest.FixtureRequest, tmp_path: Path, redis_servers: dict[str, RedisServer]
 ) -> AsyncIterator[App]:
     if request.param == "sqlite":
-        settings = Settings(store=f"sqlite:///{tmp_path / 'web.db'}", hit_flush_interval=0.1,
-                            log_level="WARNING")
+        settings = Settings(
+            store=f"sqlite:///{tmp_path / 'web.db'}", hit_flush_interval=0.1, log_level="WARNING"
+        )
     else:
         server = next(iter(redis_servers.values()))
-        settings = Settings(store=server.url, redis_prefix=f"w{uuid.uuid4().hex[:8]}:",
-                            log_level="WARNING")
+        settings = Settings(
+            store=server.url, redis_prefix=f"w{uuid.uuid4().hex[:8]}:", log_level="WARNING"
+        )
     application = create_app(settings)
     await application.startup()
     yield application

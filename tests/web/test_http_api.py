@@ -14,10 +14,15 @@ from pathkv.web.app import App
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-async def put(client: httpx.AsyncClient, path: str, value: object, **kwargs: object
-              ) -> httpx.Response:
-    return await client.put(path, content=json.dumps(value), headers={
-        **JSON_HEADERS, **kwargs.pop("headers", {})}, **kwargs)  # type: ignore[arg-type]
+async def put(
+    client: httpx.AsyncClient, path: str, value: object, **kwargs: object
+) -> httpx.Response:
+    return await client.put(
+        path,
+        content=json.dumps(value),
+        headers={**JSON_HEADERS, **kwargs.pop("headers", {})},
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
@@ -30,8 +35,12 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
 
 
 async def test_put_get_round_trip(client: httpx.AsyncClient) -> None:
-    doc = {"temp": 21.5, "big": 123456789012345678901234567890, "nested": {"a": [1, None, True]},
-           "text": "héllo 😀"}
+    doc = {
+        "temp": 21.5,
+        "big": 123456789012345678901234567890,
+        "nested": {"a": [1, None, True]},
+        "text": "héllo 😀",
+    }
     created = await put(client, "/sensors/kitchen", doc)
     assert created.status_code == 201
     assert created.headers["location"] == "/sensors/kitchen"
@@ -59,8 +68,9 @@ async def test_replace_answers_200_and_changes_etag(client: httpx.AsyncClient) -
 
 
 async def test_form_body(client: httpx.AsyncClient) -> None:
-    response = await client.put("/form", content="a=1&b=x",
-                                headers={"content-type": "application/x-www-form-urlencoded"})
+    response = await client.put(
+        "/form", content="a=1&b=x", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 201
     assert (await client.get("/form")).json() == {"a": "1", "b": "x"}
 
@@ -143,32 +153,31 @@ async def test_if_match(client: httpx.AsyncClient) -> None:
     ok = await put(client, "/m", {"v": 3}, headers={"if-match": etag})
     assert ok.status_code == 200
     assert_problem(await put(client, "/m", {"v": 4}, headers={"if-match": etag}), 412)
-    assert (await client.delete("/m", headers={"if-match": ok.headers["etag"]})).status_code \
-        == 204
+    assert (await client.delete("/m", headers={"if-match": ok.headers["etag"]})).status_code == 204
     assert_problem(await put(client, "/new", {"v": 1}, headers={"if-match": "*"}), 412)
     assert_problem(await client.get("/new"), 404)
 
 
 async def test_create_only(client: httpx.AsyncClient) -> None:
-    assert (await put(client, "/once", {"v": 1}, headers={"if-none-match": "*"})).status_code \
-        == 201
+    assert (await put(client, "/once", {"v": 1}, headers={"if-none-match": "*"})).status_code == 201
     assert_problem(await put(client, "/once", {"v": 2}, headers={"if-none-match": "*"}), 412)
     assert (await client.get("/once")).json() == {"v": 1}
 
 
 async def test_32_concurrent_if_match_puts_have_one_winner(client: httpx.AsyncClient) -> None:
     etag = (await put(client, "/race", {"v": 0})).headers["etag"]
-    responses = await asyncio.gather(*(
-        put(client, "/race", {"v": i}, headers={"if-match": etag}) for i in range(32)
-    ))
+    responses = await asyncio.gather(
+        *(put(client, "/race", {"v": i}, headers={"if-match": etag}) for i in range(32))
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [412] * 31
 
 
 async def test_root_counter(client: httpx.AsyncClient) -> None:
     first = (await client.get("/")).json()["count"]
-    values = [r.json()["count"] for r in
-              await asyncio.gather(*(client.get("/") for _ in range(50)))]
+    values = [
+        r.json()["count"] for r in await asyncio.gather(*(client.get("/") for _ in range(50)))
+    ]
     assert sorted(values) == list(range(first + 1, first + 51))
 
 
@@ -212,8 +221,11 @@ async def test_hits_ranking(client: httpx.AsyncClient) -> None:
             await client.get(path)
     for _ in range(20):
         items = (await client.get("/-/hits", params={"limit": "3"})).json()["items"]
-        if items == [{"path": "/rank/b", "hits": 4}, {"path": "/rank/c", "hits": 2},
-                     {"path": "/rank/a", "hits": 1}]:
+        if items == [
+            {"path": "/rank/b", "hits": 4},
+            {"path": "/rank/c", "hits": 2},
+            {"path": "/rank/a", "hits": 1},
+        ]:
             break
         await asyncio.sleep(0.05)
     else:
@@ -262,20 +274,32 @@ async def test_openapi_lists_every_operation(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/-/openapi.json")).json()
     assert spec["openapi"].startswith("3.1")
     operations = {(path, method) for path, item in spec["paths"].items() for method in item}
-    assert {("/", "get"), ("/{path}", "get"), ("/{path}", "head"), ("/{path}", "put"),
-            ("/{path}", "delete"), ("/-/keys", "get"), ("/-/hits", "get"),
-            ("/-/healthz", "get"), ("/-/readyz", "get"), ("/-/metrics", "get"),
-            ("/-/openapi.json", "get")} <= operations
+    assert {
+        ("/", "get"),
+        ("/{path}", "get"),
+        ("/{path}", "head"),
+        ("/{path}", "put"),
+        ("/{path}", "delete"),
+        ("/-/keys", "get"),
+        ("/-/hits", "get"),
+        ("/-/healthz", "get"),
+        ("/-/readyz", "get"),
+        ("/-/metrics", "get"),
+        ("/-/openapi.json", "get"),
+    } <= operations
 
 
-@pytest.mark.parametrize(("body", "content_type", "status"), [
-    (b"[1,2]", "application/json", 400),
-    (b'"s"', "application/json", 400),
-    (b"{bad", "application/json", 400),
-    (b'{"a":' * 70 + b"1" + b"}" * 70, "application/json", 400),
-    (b"{}", "text/plain", 415),
-    (b"{}", "", 415),
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"[1,2]", "application/json", 400),
+        (b'"s"', "application/json", 400),
+        (b"{bad", "application/json", 400),
+        (b'{"a":' * 70 + b"1" + b"}" * 70, "application/json", 400),
+        (b"{}", "text/plain", 415),
+        (b"{}", "", 415),
+    ],
+)
 async def test_refused_writes_store_nothing(
     client: httpx.AsyncClient, body: bytes, content_type: str, status: int
 ) -> None:

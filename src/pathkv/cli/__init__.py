@@ -28,13 +28,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
-    serve.add_argument("--pin-workers", action="store_true", default=None,
-                       help="pin each worker to a CPU of its own (machines dedicated to pathkv)")
+    serve.add_argument(
+        "--pin-workers",
+        action="store_true",
+        default=None,
+        help="pin each worker to a CPU of its own (machines dedicated to pathkv)",
+    )
     serve.add_argument("--store", help="store URL (default: sqlite file in the data directory)")
 
-    for name, text in (("sweep", "remove expired documents now"),
-                       ("export", "write every live document as JSON Lines"),
-                       ("import", "read JSON Lines written by export")):
+    for name, text in (
+        ("sweep", "remove expired documents now"),
+        ("export", "write every live document as JSON Lines"),
+        ("import", "read JSON Lines written by export"),
+    ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--store", help="store URL")
         if name == "export":
@@ -47,9 +53,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env(**{
-            k: getattr(args, k, None) for k in ("host", "port", "workers", "pin_workers", "store")
-        })
+        settings = Settings.from_env(
+            **{
+                k: getattr(args, k, None)
+                for k in ("host", "port", "workers", "pin_workers", "store")
+            }
+        )
         if args.command == "serve":
             from pathkv.cli.serve import serve
 

@@ -72,8 +72,7 @@ def check_port_free(host: str, port: int) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise CliError(f"{host}:{port} is already in use by another process") from None
             if exc.errno == errno.EADDRNOTAVAIL:
-                raise CliError(f"cannot listen on {host}: not an address of this machine"
-                               ) from None
+                raise CliError(f"cannot listen on {host}: not an address of this machine") from None
             raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
@@ -138,17 +137,23 @@ def serve(settings: Settings) -> int:
         workers=settings.workers,
         factory=True,
         log_level=LogLevels.warning,
-        http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout * 1000),
-                                     max_buffer_size=64 * 1024),
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(settings.header_timeout * 1000), max_buffer_size=64 * 1024
+        ),
         workers_kill_timeout=WORKERS_KILL_TIMEOUT,
         # A worker that dies is replaced while the others keep serving.
         respawn_failed_workers=True,
     )
     server.on_startup(drain_on_signals(drain_file, settings.shutdown_delay))
-    log.info("pathkv %s serving", __version__, extra={
-        "address": f"http://{host}:{settings.port}", "workers": settings.workers,
-        "store": engine_for(settings.store).location(settings.store),
-    })
+    log.info(
+        "pathkv %s serving",
+        __version__,
+        extra={
+            "address": f"http://{host}:{settings.port}",
+            "workers": settings.workers,
+            "store": engine_for(settings.store).location(settings.store),
+        },
+    )
     try:
         server.serve()
     finally:

@@ -33,11 +33,16 @@ async def export_lines(
         while True:
             records = await store.records(ns, after, BATCH, now)
             for record in records:
-                yield b"".join((
-                    head, orjson.dumps(record.path), b',"data":', record.body,
-                    b',"version":%d,"last_updated_ms":%d,"expires_at_ms":%d,"hits":%d}\n' % (
-                        record.version, record.last_updated, record.expires_at, record.hits),
-                ))
+                yield b"".join(
+                    (
+                        head,
+                        orjson.dumps(record.path),
+                        b',"data":',
+                        record.body,
+                        b',"version":%d,"last_updated_ms":%d,"expires_at_ms":%d,"hits":%d}\n'
+                        % (record.version, record.last_updated, record.expires_at, record.hits),
+                    )
+                )
             if len(records) < BATCH:
                 break
             after = records[-1].path

@@ -83,9 +83,7 @@ class Store(ABC):
         """Raise StoreError unless the store can serve requests now."""
 
     @abstractmethod
-    async def put(
-        self, ns: Namespace, write: Write, expect: Expect | None
-    ) -> tuple[Record, bool]:
+    async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
         """Store a document; returns the new record and whether it was created.
 
         Raises ConditionFailed, changing nothing, when expect does not hold. An expired
@@ -107,9 +105,7 @@ class Store(ABC):
         """Live paths starting with prefix and greater than after, ascending, at most limit."""
 
     @abstractmethod
-    async def records(
-        self, ns: Namespace, after: str | None, limit: int, now: int
-    ) -> list[Record]:
+    async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         """Live records with a path greater than after, ascending by path (for export)."""
 
     @abstractmethod

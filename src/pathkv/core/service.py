@@ -54,12 +54,21 @@ def meta_view(record: Record, now: int) -> bytes:
     ``{"path", "data", "last_updated", "ttl", "hits", "version"}``; the stored body is
     spliced in as ``data`` unparsed, so it is exactly what GET serves.
     """
-    return b"".join((
-        b'{"path":', orjson.dumps(record.path), b',"data":', record.body,
-        b',"last_updated":%d,"ttl":%d,"hits":%d,"version":%d}' % (
-            record.last_updated // 1000, seconds_left(record, now), record.hits, record.version,
-        ),
-    ))
+    return b"".join(
+        (
+            b'{"path":',
+            orjson.dumps(record.path),
+            b',"data":',
+            record.body,
+            b',"last_updated":%d,"ttl":%d,"hits":%d,"version":%d}'
+            % (
+                record.last_updated // 1000,
+                seconds_left(record, now),
+                record.hits,
+                record.version,
+            ),
+        )
+    )
 
 
 def within(name: str, value: int | None, default: int, low: int, high: int) -> int:
@@ -86,7 +95,12 @@ class Service:
             )
 
     async def put(
-        self, ns: Namespace, path: str, content_type: str, body: bytes, ttl: int | None,
+        self,
+        ns: Namespace,
+        path: str,
+        content_type: str,
+        body: bytes,
+        ttl: int | None,
         expect: Expect | None,
     ) -> tuple[Record, bool]:
         self._writable(path)

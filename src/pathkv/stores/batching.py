@@ -41,7 +41,7 @@ class Batcher(LoopBound, Generic[Item, Result]):
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
         for start in range(0, len(pending), self._max_size):
-            task = asyncio.ensure_future(self._send(pending[start:start + self._max_size]))
+            task = asyncio.ensure_future(self._send(pending[start : start + self._max_size]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

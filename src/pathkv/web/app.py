@@ -50,8 +50,7 @@ class App:
         self.settings = settings
         self._process = process
         self.metrics = Metrics()
-        self.store = TimedStore(store if store is not None else open_store(settings),
-                                self.metrics)
+        self.store = TimedStore(store if store is not None else open_store(settings), self.metrics)
         self.service = Service(
             self.store, Policy(settings.default_ttl, settings.max_ttl, settings.max_depth)
         )
@@ -143,9 +142,12 @@ class App:
                 log.info("swept expired documents", extra={"removed": removed})
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None,
-               draining: Callable[[], bool] = lambda: False,
-               process: WorkerProcess | None = None) -> App:
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    draining: Callable[[], bool] = lambda: False,
+    process: WorkerProcess | None = None,
+) -> App:
     """The app factory: tests pass their own settings and store.
 
     process tunes the whole process once the app has started (the garbage collector,

@@ -24,8 +24,12 @@ def drain_flag(marker: str | None) -> Callable[[], bool]:
     return lambda: os.path.exists(marker)
 
 
-def worker_process(settings: Settings, lock_dir: str | None, parent: str | None = None,
-                   drain_file: str | None = None) -> WorkerProcess:
+def worker_process(
+    settings: Settings,
+    lock_dir: str | None,
+    parent: str | None = None,
+    drain_file: str | None = None,
+) -> WorkerProcess:
     """What a serving worker applies to its own process once the app has started."""
     if settings.pin_workers and not lock_dir:
         log.warning("PATHKV_PIN_WORKERS works under `pathkv serve` only; not pinned")
@@ -39,6 +43,10 @@ def worker_process(settings: Settings, lock_dir: str | None, parent: str | None 
 def create() -> App:
     settings = Settings.from_env()
     drain_file = os.environ.get(DRAIN_FILE_ENV)
-    return create_app(settings, draining=drain_flag(drain_file),
-                      process=worker_process(settings, os.environ.get(CPU_LOCK_DIR_ENV),
-                                             os.environ.get(PARENT_PID_ENV), drain_file))
+    return create_app(
+        settings,
+        draining=drain_flag(drain_file),
+        process=worker_process(
+            settings, os.environ.get(CPU_LOCK_DIR_ENV), os.environ.get(PARENT_PID_ENV), drain_file
+        ),
+    )

@@ -15,10 +15,15 @@ def access(request: Request, response: Response, sent: int) -> None:
     """The observer that logs one line per request (a stream's once it has ended); the raw
     path is shown as received, cut at 256 characters."""
     if ACCESS.isEnabledFor(logging.INFO):
-        ACCESS.info("request", extra={
-            "request_id": request.request_id, "method": request.method[:32],
-            "route": request.route, "path": request.raw_path.decode("latin-1")[:256],
-            "status": response.status,
-            "duration_ms": round((time.perf_counter() - request.started) * 1000, 3),
-            "bytes": sent,
-        })
+        ACCESS.info(
+            "request",
+            extra={
+                "request_id": request.request_id,
+                "method": request.method[:32],
+                "route": request.route,
+                "path": request.raw_path.decode("latin-1")[:256],
+                "status": response.status,
+                "duration_ms": round((time.perf_counter() - request.started) * 1000, 3),
+                "bytes": sent,
+            },
+        )

@@ -53,16 +53,24 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "pathkv_requests", "HTTP requests handled.", ["method", "route", "status"],
+            "pathkv_requests",
+            "HTTP requests handled.",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "pathkv_request_duration_seconds", "Time to answer an HTTP request.", ["route"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "pathkv_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.store_latency = Histogram(
-            "pathkv_store_duration_seconds", "Time of one store operation.", ["operation"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "pathkv_store_duration_seconds",
+            "Time of one store operation.",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self._requests: dict[tuple[str, str, int], int] = {}
         self._latency: dict[str, _Tally] = {}
@@ -70,8 +78,12 @@ class Metrics:
 
     def observe_request(self, request: Request, response: Response, sent: int) -> None:
         """The observer of every answered request (streams once they have ended)."""
-        self.observe(method_label(request.method), request.route, response.status,
-                     perf_counter() - request.started)
+        self.observe(
+            method_label(request.method),
+            request.route,
+            response.status,
+            perf_counter() - request.started,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -93,8 +105,10 @@ class Metrics:
         requests, self._requests = self._requests, {}
         for (method, route, status), count in requests.items():
             self.requests.labels(method, route, status).inc(count)
-        for histogram, tallies in ((self.latency, self._latency),
-                                   (self.store_latency, self._store_latency)):
+        for histogram, tallies in (
+            (self.latency, self._latency),
+            (self.store_latency, self._store_latency),
+        ):
             for label, tally in tallies.items():
                 taken = tally.take()
                 if taken is not None:

@@ -14,8 +14,9 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str, headers: list[str] | None = None
-          ) -> dict[str, Any]:
+def _json(
+    schema: dict[str, Any], description: str, headers: list[str] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "description": description,
         "content": {"application/json": {"schema": schema}},
@@ -39,17 +40,18 @@ def _problems(*statuses: int) -> dict[str, Any]:
         504: "Store did not answer in time.",
     }
     return {
-        str(s): {"description": reasons[s],
-                 "content": {PROBLEM_TYPE: {"schema": _ref("Problem")}}}
+        str(s): {"description": reasons[s], "content": {PROBLEM_TYPE: {"schema": _ref("Problem")}}}
         for s in statuses
     }
 
 
 DOC_HEADERS = ["ETag", "Last-Modified", "Expires", "X-TTL"]
 PATH_PARAM = {
-    "name": "path", "in": "path", "required": True,
+    "name": "path",
+    "in": "path",
+    "required": True,
     "description": "Document path; may contain '/'. Normalized: percent-decoded, empty and '.' "
-                   "segments dropped, '..' resolved, no control characters.",
+    "segments dropped, '..' resolved, no control characters.",
     "schema": {"type": "string", "minLength": 1},
 }
 
@@ -58,62 +60,101 @@ ETAG_LIST = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
 
 
 def _header(name: str, description: str, pattern: str = ETAG_LIST) -> dict[str, Any]:
-    return {"name": name, "in": "header", "required": False, "description": description,
-            "schema": {"type": "string", "pattern": pattern}}
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", "pattern": pattern},
+    }
 
 
 def _limit(default: int) -> dict[str, Any]:
-    return {"name": "limit", "in": "query", "required": False,
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": default}}
+    return {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": default},
+    }
 
 
 def spec() -> dict[str, Any]:
     read = {
         "parameters": [
             PATH_PARAM,
-            {"name": "meta", "in": "query", "required": False,
-             "description": "1: answer the metadata view instead of the document (not a hit).",
-             "schema": {"type": "string", "enum": ["", "0", "1", "true", "false"]}},
+            {
+                "name": "meta",
+                "in": "query",
+                "required": False,
+                "description": "1: answer the metadata view instead of the document (not a hit).",
+                "schema": {"type": "string", "enum": ["", "0", "1", "true", "false"]},
+            },
             _header("If-None-Match", "Entity tags; 304 when the current one is listed."),
         ],
         "responses": {
-            "200": _json(_ref("Document"), "The stored document (or with meta=1, Meta).",
-                         DOC_HEADERS),
+            "200": _json(
+                _ref("Document"), "The stored document (or with meta=1, Meta).", DOC_HEADERS
+            ),
             "304": {"description": "Not modified."},
             **_problems(400, 404, 414, 503, 504),
         },
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "pathkv", "version": __version__,
-                 "description": "JSON documents at any URL path."},
+        "info": {
+            "title": "pathkv",
+            "version": __version__,
+            "description": "JSON documents at any URL path.",
+        },
         "paths": {
-            "/": {"get": {
-                "operationId": "count", "summary": "Increment and return the service counter.",
-                "responses": {"200": _json(_ref("Count"), "The new count."),
-                              **_problems(503, 504)},
-            }},
+            "/": {
+                "get": {
+                    "operationId": "count",
+                    "summary": "Increment and return the service counter.",
+                    "responses": {
+                        "200": _json(_ref("Count"), "The new count."),
+                        **_problems(503, 504),
+                    },
+                }
+            },
             "/{path}": {
-                "get": {"operationId": "getDocument", "summary": "Read a document (one hit).",
-                        **read},
-                "head": {"operationId": "headDocument", "summary": "GET's headers, no hit.",
-                         **read},
+                "get": {
+                    "operationId": "getDocument",
+                    "summary": "Read a document (one hit).",
+                    **read,
+                },
+                "head": {
+                    "operationId": "headDocument",
+                    "summary": "GET's headers, no hit.",
+                    **read,
+                },
                 "put": {
-                    "operationId": "putDocument", "summary": "Create or replace a document.",
+                    "operationId": "putDocument",
+                    "summary": "Create or replace a document.",
                     "parameters": [
                         PATH_PARAM,
-                        {"name": "ttl", "in": "query", "required": False,
-                         "description": "Lifetime in seconds (default one year).",
-                         "schema": {"type": "integer", "minimum": 1}},
+                        {
+                            "name": "ttl",
+                            "in": "query",
+                            "required": False,
+                            "description": "Lifetime in seconds (default one year).",
+                            "schema": {"type": "integer", "minimum": 1},
+                        },
                         _header("If-Match", "Write only if the current ETag is listed, or *."),
                         _header("If-None-Match", "'*': create only.", r"^\s*\*\s*$"),
                     ],
-                    "requestBody": {"required": True, "content": {
-                        "application/json": {"schema": _ref("Document")},
-                        "application/x-www-form-urlencoded": {
-                            "schema": {"type": "object",
-                                       "additionalProperties": {"type": "string"}}},
-                    }},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": _ref("Document")},
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                }
+                            },
+                        },
+                    },
                     "responses": {
                         "200": _json(_ref("Meta"), "Replaced.", DOC_HEADERS),
                         "201": _json(_ref("Meta"), "Created.", [*DOC_HEADERS, "Location"]),
@@ -121,56 +162,102 @@ def spec() -> dict[str, Any]:
                     },
                 },
                 "delete": {
-                    "operationId": "deleteDocument", "summary": "Delete a document.",
-                    "parameters": [PATH_PARAM,
-                                   _header("If-Match", "Delete only if the ETag is listed.")],
-                    "responses": {"204": {"description": "Deleted."},
-                                  **_problems(400, 404, 405, 412, 414, 503, 504)},
+                    "operationId": "deleteDocument",
+                    "summary": "Delete a document.",
+                    "parameters": [
+                        PATH_PARAM,
+                        _header("If-Match", "Delete only if the ETag is listed."),
+                    ],
+                    "responses": {
+                        "204": {"description": "Deleted."},
+                        **_problems(400, 404, 405, 412, 414, 503, 504),
+                    },
                 },
             },
-            "/-/keys": {"get": {
-                "operationId": "listKeys", "summary": "List live paths in lexicographic order.",
-                "parameters": [
-                    {"name": "prefix", "in": "query", "required": False,
-                     "schema": {"type": "string", "default": "/"}},
-                    {"name": "after", "in": "query", "required": False,
-                     "description": "The 'next' cursor of the previous page.",
-                     "schema": {"type": "string"}},
-                    _limit(100),
-                ],
-                "responses": {"200": _json(_ref("KeysPage"), "One page of paths."),
-                              **_problems(400, 503, 504)},
-            }},
-            "/-/hits": {"get": {
-                "operationId": "topHits", "summary": "Paths with the most hits.",
-                "parameters": [_limit(10)],
-                "responses": {"200": _json(_ref("Hits"), "Most hits first."),
-                              **_problems(400, 503, 504)},
-            }},
-            "/-/healthz": {"get": {
-                "operationId": "health", "summary": "Liveness.",
-                "responses": {"200": _json(_ref("Status"), "Alive.")},
-            }},
-            "/-/readyz": {"get": {
-                "operationId": "ready", "summary": "Readiness: the store answers.",
-                "responses": {"200": _json(_ref("Status"), "Ready."),
-                              "503": {"description": "Not ready.",
-                                      "content": {PROBLEM_TYPE: {"schema": _ref("Problem")}}}},
-            }},
-            "/-/metrics": {"get": {
-                "operationId": "metrics", "summary": "Prometheus metrics.",
-                "responses": {"200": {"description": "Prometheus text format.",
-                                      "content": {"text/plain": {"schema": {"type": "string"}}}}},
-            }},
-            "/-/openapi.json": {"get": {
-                "operationId": "openapi", "summary": "This document.",
-                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
-            }},
+            "/-/keys": {
+                "get": {
+                    "operationId": "listKeys",
+                    "summary": "List live paths in lexicographic order.",
+                    "parameters": [
+                        {
+                            "name": "prefix",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "default": "/"},
+                        },
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "required": False,
+                            "description": "The 'next' cursor of the previous page.",
+                            "schema": {"type": "string"},
+                        },
+                        _limit(100),
+                    ],
+                    "responses": {
+                        "200": _json(_ref("KeysPage"), "One page of paths."),
+                        **_problems(400, 503, 504),
+                    },
+                }
+            },
+            "/-/hits": {
+                "get": {
+                    "operationId": "topHits",
+                    "summary": "Paths with the most hits.",
+                    "parameters": [_limit(10)],
+                    "responses": {
+                        "200": _json(_ref("Hits"), "Most hits first."),
+                        **_problems(400, 503, 504),
+                    },
+                }
+            },
+            "/-/healthz": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Liveness.",
+                    "responses": {"200": _json(_ref("Status"), "Alive.")},
+                }
+            },
+            "/-/readyz": {
+                "get": {
+                    "operationId": "ready",
+                    "summary": "Readiness: the store answers.",
+                    "responses": {
+                        "200": _json(_ref("Status"), "Ready."),
+                        "503": {
+                            "description": "Not ready.",
+                            "content": {PROBLEM_TYPE: {"schema": _ref("Problem")}},
+                        },
+                    },
+                }
+            },
+            "/-/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics.",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/-/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document.",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+                }
+            },
         },
         "components": {
             "schemas": {
-                "Document": {"type": "object", "description": "Any JSON object.",
-                             "additionalProperties": True},
+                "Document": {
+                    "type": "object",
+                    "description": "Any JSON object.",
+                    "additionalProperties": True,
+                },
                 "Meta": {
                     "type": "object",
                     "required": ["path", "data", "last_updated", "ttl", "hits", "version"],
@@ -178,38 +265,67 @@ def spec() -> dict[str, Any]:
                         "path": {"type": "string"},
                         "data": _ref("Document"),
                         "last_updated": {"type": "integer", "description": "Unix seconds."},
-                        "ttl": {"type": "integer", "minimum": 1,
-                                "description": "Seconds left to live."},
+                        "ttl": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "Seconds left to live.",
+                        },
                         "hits": {"type": "integer", "minimum": 0},
                         "version": {"type": "integer", "minimum": 1},
                     },
                 },
-                "Count": {"type": "object", "required": ["count"],
-                          "properties": {"count": {"type": "integer", "minimum": 1}}},
+                "Count": {
+                    "type": "object",
+                    "required": ["count"],
+                    "properties": {"count": {"type": "integer", "minimum": 1}},
+                },
                 "KeysPage": {
-                    "type": "object", "required": ["items", "next"],
+                    "type": "object",
+                    "required": ["items", "next"],
                     "properties": {
-                        "items": {"type": "array", "items": {
-                            "type": "object", "required": ["path"],
-                            "properties": {"path": {"type": "string"}}}},
+                        "items": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["path"],
+                                "properties": {"path": {"type": "string"}},
+                            },
+                        },
                         "next": {"type": ["string", "null"]},
                     },
                 },
                 "Hits": {
-                    "type": "object", "required": ["items"],
-                    "properties": {"items": {"type": "array", "items": {
-                        "type": "object", "required": ["path", "hits"],
-                        "properties": {"path": {"type": "string"},
-                                       "hits": {"type": "integer", "minimum": 1}}}}},
-                },
-                "Status": {"type": "object", "required": ["status"],
-                           "properties": {"status": {"type": "string"}}},
-                "Problem": {
-                    "type": "object", "required": ["type", "title", "status", "detail"],
+                    "type": "object",
+                    "required": ["items"],
                     "properties": {
-                        "type": {"type": "string"}, "title": {"type": "string"},
-                        "status": {"type": "integer"}, "detail": {"type": "string"},
-                        "instance": {"type": "string"}, "request_id": {"type": "string"},
+                        "items": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["path", "hits"],
+                                "properties": {
+                                    "path": {"type": "string"},
+                                    "hits": {"type": "integer", "minimum": 1},
+                                },
+                            },
+                        }
+                    },
+                },
+                "Status": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"type": "string"}},
+                },
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "detail"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "instance": {"type": "string"},
+                        "request_id": {"type": "string"},
                     },
                 },
             },

@@ -25,8 +25,12 @@ _claims: list[int] = []
 class WorkerProcess:
     """What a serving worker does to its own process: once at start, then every second."""
 
-    def __init__(self, pin_lock_dir: Path | None = None, parent_pid: int | None = None,
-                 runtime_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        pin_lock_dir: Path | None = None,
+        parent_pid: int | None = None,
+        runtime_dir: Path | None = None,
+    ) -> None:
         self._pin_lock_dir = pin_lock_dir
         self._parent_pid = parent_pid
         self._runtime_dir = runtime_dir

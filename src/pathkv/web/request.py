@@ -27,8 +27,19 @@ class Request:
     request acts in (``default`` for anonymous requests).
     """
 
-    __slots__ = ("_query", "headers", "method", "namespace", "path", "raw_path", "receive",
-                 "request_id", "route", "scope", "started")
+    __slots__ = (
+        "_query",
+        "headers",
+        "method",
+        "namespace",
+        "path",
+        "raw_path",
+        "receive",
+        "request_id",
+        "route",
+        "scope",
+        "started",
+    )
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.started = time.perf_counter()
@@ -85,14 +96,19 @@ def parse_query(raw: bytes) -> dict[str, str]:
     try:
         text = raw.decode("utf-8")
         pairs = [part.partition("=") for part in text.split("&") if part]
-        return {unquote_plus(name, errors="strict"): unquote_plus(value, errors="strict")
-                for name, _, value in pairs}
+        return {
+            unquote_plus(name, errors="strict"): unquote_plus(value, errors="strict")
+            for name, _, value in pairs
+        }
     except UnicodeDecodeError:
         raise BadRequest("query string is not valid UTF-8") from None
 
 
 async def read_body(
-    receive: Receive, headers: dict[bytes, bytes], limit: int, deadlines: Deadlines,
+    receive: Receive,
+    headers: dict[bytes, bytes],
+    limit: int,
+    deadlines: Deadlines,
     seconds: float,
 ) -> bytes:
     """The whole body, refusing (413) as soon as it is known to exceed limit.

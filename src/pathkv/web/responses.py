@@ -71,10 +71,15 @@ def log_failure(exc: Exception, problem: Problem, request_id: str) -> None:
         log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
     elif isinstance(exc, StoreError):
         cause = exc.__cause__
-        log.warning("store failure: %s", exc, extra={
-            "request_id": request_id, "status": problem.status,
-            "cause": f"{type(cause).__name__}: {cause}" if cause is not None else None,
-        })
+        log.warning(
+            "store failure: %s",
+            exc,
+            extra={
+                "request_id": request_id,
+                "status": problem.status,
+                "cause": f"{type(cause).__name__}: {cause}" if cause is not None else None,
+            },
+        )
 
 
 def problem_response(problem: Problem, instance: str, request_id: str) -> Response:

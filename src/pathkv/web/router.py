@@ -44,13 +44,22 @@ class Route:
     @classmethod
     def read_only(cls, template: str, handler: Handler, params: Iterable[str] = ()) -> Route:
         """A route answering GET, and HEAD with GET's headers."""
-        return cls(template, {"GET": handler, "HEAD": handler}, frozenset(params),
-                   f"{template} is read-only")
+        return cls(
+            template,
+            {"GET": handler, "HEAD": handler},
+            frozenset(params),
+            f"{template} is read-only",
+        )
 
 
 class Router:
-    def __init__(self, exact: Iterable[Route], documents: Route,
-                 prefixed: Iterable[tuple[str, Route]] = (), max_path_bytes: int = 1024) -> None:
+    def __init__(
+        self,
+        exact: Iterable[Route],
+        documents: Route,
+        prefixed: Iterable[tuple[str, Route]] = (),
+        max_path_bytes: int = 1024,
+    ) -> None:
         self._exact = {route.template: route for route in exact}
         self._prefixed = list(prefixed)
         self._documents = documents
@@ -72,8 +81,10 @@ class Router:
                 return candidate
         if method in READ_METHODS:
             raise NotFound(f"{path} is not an endpoint of this service")
-        raise MethodNotAllowed(f"{path} is reserved for the service; documents live outside /-/",
-                               headers={"allow": "GET, HEAD"})
+        raise MethodNotAllowed(
+            f"{path} is reserved for the service; documents live outside /-/",
+            headers={"allow": "GET, HEAD"},
+        )
 
     async def dispatch(self, request: Request) -> Response:
         """Normalize, route, check the query, and call the route's handler."""
@@ -86,15 +97,21 @@ class Router:
         request.route = route.template
         handler = route.handlers.get(request.method)
         if handler is None:
-            raise MethodNotAllowed(route.refusal.format(method=request.method[:32]),
-                                   headers={"allow": route.allow})
+            raise MethodNotAllowed(
+                route.refusal.format(method=request.method[:32]), headers={"allow": route.allow}
+            )
         if request.scope.get("query_string"):
             unknown = request.query.keys() - route.params
             if unknown:
                 name = sorted(unknown)[0]
-                raise InvalidParameter(f"unknown query parameter {name[:64]!r} for {route.template}"
-                                       + (f" (it takes {', '.join(sorted(route.params))})"
-                                          if route.params else " (it takes none)"))
+                raise InvalidParameter(
+                    f"unknown query parameter {name[:64]!r} for {route.template}"
+                    + (
+                        f" (it takes {', '.join(sorted(route.params))})"
+                        if route.params
+                        else " (it takes none)"
+                    )
+                )
         return await handler(request)
 
 

@@ -42,9 +42,7 @@ class TimedStore(Store):
     async def ping(self) -> None:
         await self._timed("ping", self.inner.ping())
 
-    async def put(
-        self, ns: Namespace, write: Write, expect: Expect | None
-    ) -> tuple[Record, bool]:
+    async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
         return await self._timed("put", self.inner.put(ns, write, expect))
 
     async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
@@ -58,9 +56,7 @@ class TimedStore(Store):
     ) -> list[str]:
         return await self._timed("keys", self.inner.keys(ns, prefix, after, limit, now))
 
-    async def records(
-        self, ns: Namespace, after: str | None, limit: int, now: int
-    ) -> list[Record]:
+    async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         return await self._timed("records", self.inner.records(ns, after, limit, now))
 
     async def restore(self, ns: Namespace, record: Record, now: int) -> bool:

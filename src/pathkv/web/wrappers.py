@@ -42,8 +42,7 @@ def request_ids(next_handler: Handler) -> Handler:
 
     async def handle(request: Request) -> Response:
         given = request.headers.get(b"x-request-id")
-        if given and len(given) <= 128 and given.isascii() and \
-                given.decode("ascii").isprintable():
+        if given and len(given) <= 128 and given.isascii() and given.decode("ascii").isprintable():
             request.request_id = given.decode("ascii")
         else:
             request.request_id = f"{prefix}{next(counter):016x}"

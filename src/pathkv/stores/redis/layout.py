@@ -45,8 +45,9 @@ class Fields:
 
     def lua_for_each(self, source: str = "batch") -> str:
         """``for i = 1, #batch, N do local a, b = batch[i], batch[i + 1]`` (end it yourself)."""
-        values = ", ".join(f"{source}[i + {k}]" if k else f"{source}[i]"
-                           for k in range(self.stride))
+        values = ", ".join(
+            f"{source}[i + {k}]" if k else f"{source}[i]" for k in range(self.stride)
+        )
         names = ", ".join(self.names)
         return f"for i = 1, #{source}, {self.stride} do\n  local {names} = {values}\n"
 
@@ -60,7 +61,7 @@ class Fields:
     def split(self, flat: Sequence[Any]) -> list[Sequence[Any]]:
         """A flat reply, record by record."""
         step = self.stride
-        return [flat[i:i + step] for i in range(0, len(flat), step)]
+        return [flat[i : i + step] for i in range(0, len(flat), step)]
 
 
 # GET: key base, path, count a hit (true/false) -> value (false when there is none), hits

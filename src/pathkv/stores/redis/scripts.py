@@ -40,7 +40,10 @@ local n = 0
 """
 
 # Many reads in one call (see RedisStore: concurrent requests are batched).
-GET = BATCH + GET_ITEM.lua_for_each() + """
+GET = (
+    BATCH
+    + GET_ITEM.lua_for_each()
+    + """
   local d = redis.call('GET', base .. 'd:' .. path)
   local h = 0
   if d then
@@ -50,12 +53,19 @@ GET = BATCH + GET_ITEM.lua_for_each() + """
       h = redis.call('ZSCORE', base .. 'hits', path) or 0
     end
   end
-""" + GET_REPLY.lua_emit("d", "h") + """end
+"""
+    + GET_REPLY.lua_emit("d", "h")
+    + """end
 return cmsgpack.pack(out)
 """
+)
 
 # Many writes in one call, applied in order, each with its own condition.
-PUT = CONDITION + BATCH + PUT_ITEM.lua_for_each() + """
+PUT = (
+    CONDITION
+    + BATCH
+    + PUT_ITEM.lua_for_each()
+    + """
   local doc = base .. 'd:' .. path
   local cur = redis.call('GET', doc)
   local version, hits, created = 0, 0, 0
@@ -70,12 +80,17 @@ PUT = CONDITION + BATCH + PUT_ITEM.lua_for_each() + """
     redis.call('SET', doc, version .. rest, 'PXAT', expires)
     redis.call('ZADD', base .. 'keys', 0, path)
   end
-""" + PUT_REPLY.lua_emit("version", "hits", "created") + """end
+"""
+    + PUT_REPLY.lua_emit("version", "hits", "created")
+    + """end
 return cmsgpack.pack(out)
 """
+)
 
 # KEYS doc, hits, keys | ARGV path, mode, tags...   -> 1 deleted, 0 missing, -1 condition
-DELETE = CONDITION + """
+DELETE = (
+    CONDITION
+    + """
 local cur = redis.call('GET', KEYS[1])
 if not holds(cur, ARGV[2], {unpack(ARGV, 3)}) then return -1 end
 if not cur then return 0 end
@@ -84,6 +99,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
+)
 
 # Walk the index from min to max, keep live paths, drop dead ones.
 # KEYS keys, hits | ARGV doc key prefix, min, max, limit, with_values(0/1)

@@ -90,8 +90,12 @@ def client_config(options: RedisOptions) -> GlideClientConfiguration:
         # Fail fast while Redis is unreachable: after a few failed or timed-out calls the
         # client rejects requests at once (503) and lets one probe through every second.
         client_circuit_breaker=ClientCircuitBreakerConfiguration(
-            window_size_ms=5000, failure_rate_threshold=0.5, min_errors=3,
-            open_timeout_ms=1000, count_timeouts=True, consecutive_successes=1,
+            window_size_ms=5000,
+            failure_rate_threshold=0.5,
+            min_errors=3,
+            open_timeout_ms=1000,
+            count_timeouts=True,
+            consecutive_successes=1,
         ),
     )
 
@@ -120,8 +124,9 @@ def _record(path: str, value: bytes, hits: bytes | str | float) -> Record:
     version, digest, updated, expires, codec, body = value.split(b":", 5)
     if codec == b"z":
         body = zlib.decompress(body)
-    return Record(path, body, int(version), digest.decode("ascii"), int(updated), int(expires),
-                  _hits(hits))
+    return Record(
+        path, body, int(version), digest.decode("ascii"), int(updated), int(expires), _hits(hits)
+    )
 
 
 def _pack(values: list[Any]) -> bytes:
@@ -173,8 +178,7 @@ class RedisStore(Store):
         # 503/504 request lines instead.
         Logger.set_logger_config(LogLevel.ERROR)
         try:
-            self._clients = [await GlideClient.create(self._config)
-                             for _ in range(self._pool_size)]
+            self._clients = [await GlideClient.create(self._config) for _ in range(self._pool_size)]
         except GlideError as exc:
             raise StoreError(f"cannot create Redis client: {exc}") from exc
         # The clients belong to this loop, and so do the batches.
@@ -247,15 +251,14 @@ class RedisStore(Store):
             batch += (base, write.path, rest, b"%d" % write.expires_at, mode, tags)
         return PUT_REPLY.split(_unpack(await self._script("PUT", [], [_pack(batch)])))
 
-    async def put(
-        self, ns: Namespace, write: Write, expect: Expect | None
-    ) -> tuple[Record, bool]:
+    async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
         base = await self._base_for_write(ns)
         version, hits, created = await self._writes.submit((base, write, expect))
         if version == 0:
             raise ConditionFailed(write.path)
-        return Record(write.path, write.body, version, write.digest, write.now,
-                      write.expires_at, _hits(hits)), created == 1
+        return Record(
+            write.path, write.body, version, write.digest, write.now, write.expires_at, _hits(hits)
+        ), created == 1
 
     async def _get_many(self, items: list[tuple[str, str, bool]]) -> list[Any]:
         batch = list(itertools.chain.from_iterable(items))
@@ -297,9 +300,7 @@ class RedisStore(Store):
         )
         return [_text(path) for path in result]
 
-    async def records(
-        self, ns: Namespace, after: str | None, limit: int, now: int
-    ) -> list[Record]:
+    async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         base = self._base(ns)
         low, high = self._range("/", after)
         result = await self._script(
@@ -312,11 +313,18 @@ class RedisStore(Store):
             return False
         base = await self._base_for_write(ns)
         result = await self._script(
-            "RESTORE", [base + "d:" + record.path, base + "hits", base + "keys"],
-            [record.path,
-             str(record.version).encode("ascii") + _value_after_version(
-                 record.digest, record.last_updated, record.expires_at, record.body),
-             str(record.version), str(record.expires_at), str(record.hits)],
+            "RESTORE",
+            [base + "d:" + record.path, base + "hits", base + "keys"],
+            [
+                record.path,
+                str(record.version).encode("ascii")
+                + _value_after_version(
+                    record.digest, record.last_updated, record.expires_at, record.body
+                ),
+                str(record.version),
+                str(record.expires_at),
+                str(record.hits),
+            ],
         )
         return bool(result == 1)
 
@@ -342,8 +350,9 @@ class RedisStore(Store):
 
     async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
         base = self._base(ns)
-        result = await self._script("TOP", [base + "hits", base + "keys"],
-                                    [base + "d:", str(limit)])
+        result = await self._script(
+            "TOP", [base + "hits", base + "keys"], [base + "d:", str(limit)]
+        )
         pairs = [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
         return pairs[:limit]
 
@@ -353,7 +362,8 @@ class RedisStore(Store):
         removed = 0
         while removed < limit:
             step_removed, wrapped = await self._script(
-                "SWEEP", [base + "keys", base + "hits", base + "sweep"],
+                "SWEEP",
+                [base + "keys", base + "hits", base + "sweep"],
                 [base + "d:", str(SWEEP_BATCH)],
             )
             removed += int(step_removed)

@@ -27,8 +27,12 @@ def sqlite_path(url: str) -> Path:
     """``sqlite:///rel.db`` is relative to the working directory, ``sqlite:////abs.db``
     absolute, and ``sqlite:///~/x.db`` is in the home directory."""
     parts = urlsplit(url)
-    if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/") \
-            or parts.path == "/":
+    if (
+        parts.scheme != "sqlite"
+        or parts.netloc
+        or not parts.path.startswith("/")
+        or parts.path == "/"
+    ):
         raise SQLiteURLError(
             f"store URL {url!r}: use sqlite:///relative.db, sqlite:////abs.db or sqlite:///~/x.db"
         )

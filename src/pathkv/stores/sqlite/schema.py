@@ -38,12 +38,15 @@ CREATE TABLE namespaces (name TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
 # The first layout: one namespace. Its data becomes the default namespace's.
-FROM_VERSION_1 = """
+FROM_VERSION_1 = (
+    """
 DROP INDEX IF EXISTS documents_expires_at;
 DROP INDEX IF EXISTS documents_hits;
 ALTER TABLE documents RENAME TO documents_v1;
 ALTER TABLE counters RENAME TO counters_v1;
-""" + TABLES + """
+"""
+    + TABLES
+    + """
 INSERT INTO documents (ns, path, body, version, digest, last_updated, expires_at, hits)
     SELECT 'default', path, body, version, digest, last_updated, expires_at, hits
     FROM documents_v1;
@@ -51,6 +54,7 @@ INSERT INTO counters (ns, name, value) SELECT 'default', name, value FROM counte
 DROP TABLE documents_v1;
 DROP TABLE counters_v1;
 """
+)
 VERSION_1_COLUMNS = ["path", "body", "version", "digest", "last_updated", "expires_at", "hits"]
 
 
@@ -85,8 +89,7 @@ def upgrade(conn: sqlite3.Connection) -> str | None:
     if not tables:
         _run(conn, TABLES)
         done = "created"
-    elif tables == {"documents", "counters"} and \
-            _columns(conn, "documents") == VERSION_1_COLUMNS:
+    elif tables == {"documents", "counters"} and _columns(conn, "documents") == VERSION_1_COLUMNS:
         _run(conn, FROM_VERSION_1)
         done = "migrated from version 1"
     else:

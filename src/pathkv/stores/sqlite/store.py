@@ -290,27 +290,40 @@ class SQLiteStore(Store):
 
     # contract --------------------------------------------------------------------------
 
-    async def put(
-        self, ns: Namespace, write: Write, expect: Expect | None
-    ) -> tuple[Record, bool]:
+    async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
         name = ns.name
 
         def op(conn: sqlite3.Connection) -> tuple[Record, bool]:
             row = conn.execute(
-                "SELECT version, digest, expires_at, hits FROM documents "
-                "WHERE ns = ? AND path = ?",
+                "SELECT version, digest, expires_at, hits FROM documents WHERE ns = ? AND path = ?",
                 (name, write.path),
             ).fetchone()
             live = row is not None and row[2] > write.now
             if expect is not None and not expect.holds((row[0], row[1]) if live else None):
                 raise ConditionFailed(write.path)
             record = Record(
-                write.path, write.body, row[0] + 1 if live else 1, write.digest,
-                write.now, write.expires_at, row[3] if live else 0,
+                write.path,
+                write.body,
+                row[0] + 1 if live else 1,
+                write.digest,
+                write.now,
+                write.expires_at,
+                row[3] if live else 0,
             )
             self._remember(conn, ns)
-            conn.execute(UPSERT, (name, record.path, record.body, record.version, record.digest,
-                                  record.last_updated, record.expires_at, record.hits))
+            conn.execute(
+                UPSERT,
+                (
+                    name,
+                    record.path,
+                    record.body,
+                    record.version,
+                    record.digest,
+                    record.last_updated,
+                    record.expires_at,
+                    record.hits,
+                ),
+            )
             return record, not live
 
         record, created = await self._write(op)
@@ -366,9 +379,7 @@ class SQLiteStore(Store):
         rows = self._read(sql + " ORDER BY path LIMIT ?", (*params, limit))
         return [row[0] for row in rows]
 
-    async def records(
-        self, ns: Namespace, after: str | None, limit: int, now: int
-    ) -> list[Record]:
+    async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         rows = self._read(
             f"SELECT {COLUMNS} FROM documents WHERE ns = ? AND path > ? AND expires_at > ? "
             "ORDER BY path LIMIT ?",
@@ -387,8 +398,19 @@ class SQLiteStore(Store):
             if record.expires_at <= now or (row is not None and row[0] >= record.version):
                 return False
             self._remember(conn, ns)
-            conn.execute(UPSERT, (name, record.path, record.body, record.version, record.digest,
-                                  record.last_updated, record.expires_at, record.hits))
+            conn.execute(
+                UPSERT,
+                (
+                    name,
+                    record.path,
+                    record.body,
+                    record.version,
+                    record.digest,
+                    record.last_updated,
+                    record.expires_at,
+                    record.hits,
+                ),
+            )
             return True
 
         restored: bool = await self._write(op)

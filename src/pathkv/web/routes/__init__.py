@@ -8,8 +8,9 @@ from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
 
 
-def table(documents: Documents, counter: Counter, endpoints: Endpoints,
-          max_path_bytes: int) -> Router:
+def table(
+    documents: Documents, counter: Counter, endpoints: Endpoints, max_path_bytes: int
+) -> Router:
     """Every route of the service: the one place a new route is added."""
     return Router(
         exact=[
@@ -23,8 +24,12 @@ def table(documents: Documents, counter: Counter, endpoints: Endpoints,
         ],
         documents=Route(
             "/{path}",
-            {"GET": documents.get, "HEAD": documents.head, "PUT": documents.put,
-             "DELETE": documents.delete},
+            {
+                "GET": documents.get,
+                "HEAD": documents.head,
+                "PUT": documents.put,
+                "DELETE": documents.delete,
+            },
             frozenset(("meta", "ttl")),
             "{method} is not supported on documents",
         ),

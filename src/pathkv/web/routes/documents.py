@@ -48,8 +48,9 @@ class Documents:
 
     async def _read(self, request: Request, count_hit: bool) -> Response:
         meta = bool(request.scope.get("query_string")) and request.flag("meta")
-        record = await self.service.get(request.namespace, request.path,
-                                        count_hit=count_hit and not meta)
+        record = await self.service.get(
+            request.namespace, request.path, count_hit=count_hit and not meta
+        )
         now = self.service.clock()
         headers = document_headers(record, now)
         if_none_match = request.header(b"if-none-match")
@@ -61,12 +62,15 @@ class Documents:
         content_type = request.header(b"content-type") or ""
         require_supported(content_type)
         ttl = request.integer("ttl") if request.scope.get("query_string") else None
-        expect = etags.write_condition(request.header(b"if-match"),
-                                       request.header(b"if-none-match"))
-        body = await read_body(request.receive, request.headers, self._max_body,
-                               self._deadlines, self._body_timeout)
-        record, created = await self.service.put(request.namespace, request.path, content_type,
-                                                 body, ttl, expect)
+        expect = etags.write_condition(
+            request.header(b"if-match"), request.header(b"if-none-match")
+        )
+        body = await read_body(
+            request.receive, request.headers, self._max_body, self._deadlines, self._body_timeout
+        )
+        record, created = await self.service.put(
+            request.namespace, request.path, content_type, body, ttl, expect
+        )
         now = self.service.clock()
         headers = document_headers(record, now)
         if created:
@@ -74,7 +78,8 @@ class Documents:
         return Response(201 if created else 200, meta_view(record, now), headers=headers)
 
     async def delete(self, request: Request) -> Response:
-        expect = etags.write_condition(request.header(b"if-match"),
-                                       request.header(b"if-none-match"))
+        expect = etags.write_condition(
+            request.header(b"if-match"), request.header(b"if-none-match")
+        )
         await self.service.delete(request.namespace, request.path, expect)
         return Response(204, content_type=None)

@@ -49,10 +49,10 @@ class Endpoints:
 
     async def keys(self, request: Request) -> Response:
         query = request.query
-        page = await self.service.keys(request.namespace, query.get("prefix"),
-                                       query.get("after"), request.integer("limit"))
-        return json_response(200, {"items": [{"path": p} for p in page.paths],
-                                   "next": page.next})
+        page = await self.service.keys(
+            request.namespace, query.get("prefix"), query.get("after"), request.integer("limit")
+        )
+        return json_response(200, {"items": [{"path": p} for p in page.paths], "next": page.next})
 
     async def hits(self, request: Request) -> Response:
         top = await self.service.top_hits(request.namespace, request.integer("limit"))
