@@ -46,6 +46,12 @@ class InvalidParameter(BadRequest):
     title = "Invalid query parameter"
 
 
+class Forbidden(Problem):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
 class NotFound(Problem):
     status = 404
     slug = "not-found"
