@@ -6,11 +6,13 @@ Every field has a default, a type and a docstring; README.md's configuration tab
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "PATHKV_"
 # Set by `pathkv serve` for its workers: a file that exists once shutdown has begun.
@@ -19,12 +21,23 @@ DRAIN_FILE_ENV = "PATHKV_DRAIN_FILE"
 CPU_LOCK_DIR_ENV = "PATHKV_CPU_LOCK_DIR"
 # Set by `pathkv serve`: the supervising process; a worker whose parent is gone stops.
 PARENT_PID_ENV = "PATHKV_PARENT_PID"
+# The settings that `pathkv serve` also takes as flags.
+CLI_FLAGS = ("host", "port", "workers", "pin_workers", "store")
+LARGEST_TTL = 100 * 365 * 24 * 3600
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
 class ConfigError(Exception):
     """A setting has a value pathkv cannot use; the message names it."""
+
+
+def setting_name(field: str) -> str:
+    """How a user names a setting: ``PATHKV_WORKERS``, or ``--workers / PATHKV_WORKERS``."""
+    variable = ENV_PREFIX + field.upper()
+    if field in CLI_FLAGS:
+        return f"--{field.replace('_', '-')} / {variable}"
+    return variable
 
 
 def default_store_url() -> str:
@@ -79,6 +92,13 @@ class Settings:
     """Seconds to wait for one Redis request before answering 504."""
     redis_retries: int = 5
     """Reconnection attempts, with exponential backoff, before a connection is declared lost."""
+    cors_origins: str = ""
+    """Origins (``https://app.example``), comma-separated, whose pages may call the API from a
+    browser; none by default."""
+
+    @property
+    def cors_origins_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -115,16 +135,35 @@ class Settings:
             "redis_connect_timeout",
             "redis_timeout",
         )
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{setting_name(field.name)} must be a finite number")
         for name in positive:
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+                raise ConfigError(f"{setting_name(name)} must be positive")
         for name in ("sweep_interval", "shutdown_delay", "redis_retries"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{ENV_PREFIX}{name.upper()} must not be negative")
+                raise ConfigError(f"{setting_name(name)} must not be negative")
         if self.port > 65535:
-            raise ConfigError(f"{ENV_PREFIX}PORT must be at most 65535")
+            raise ConfigError(f"{setting_name('port')} must be at most 65535")
+        if self.max_ttl > LARGEST_TTL:
+            # Expiry times are milliseconds in 64-bit integers (SQLite, Redis) and doubles
+            # (Redis' Lua): a century is far inside both.
+            raise ConfigError(f"{ENV_PREFIX}MAX_TTL must be at most {LARGEST_TTL} (100 years)")
         if self.default_ttl > self.max_ttl:
             raise ConfigError(f"{ENV_PREFIX}DEFAULT_TTL must not exceed {ENV_PREFIX}MAX_TTL")
+        for origin in self.cors_origins_list:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or origin != f"{parts.scheme}://{parts.netloc}"
+            ):
+                raise ConfigError(
+                    f"{ENV_PREFIX}CORS_ORIGINS: {origin!r} is not an origin such as "
+                    "https://app.example or http://localhost:3000"
+                )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
 

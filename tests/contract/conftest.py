@@ -51,8 +51,8 @@ class InNamespace:
     async def restore(self, record: Record, now: int) -> bool:
         return await self.engine.restore(self.ns, record, now)
 
-    async def incr_root(self) -> int:
-        return await self.engine.incr_root(self.ns)
+    async def incr_root(self, by: int = 1) -> int:
+        return await self.engine.incr_root(self.ns, by)
 
     async def top_hits(self, limit: int, now: int) -> list[tuple[str, int]]:
         return await self.engine.top_hits(self.ns, limit, now)

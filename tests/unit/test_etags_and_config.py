@@ -5,14 +5,23 @@ import pytest
 from pathkv.config import ConfigError, Settings
 from pathkv.core.cursors import decode_cursor, encode_cursor
 from pathkv.core.errors import BadRequest
-from pathkv.core.etags import MUST_BE_ABSENT, Expect, format_etag, none_match, write_condition
+from pathkv.core.etags import (
+    MUST_BE_ABSENT,
+    NEVER,
+    Expect,
+    format_etag,
+    not_modified,
+    write_condition,
+)
 
 
 def test_etag_format_and_conditions() -> None:
     tag = format_etag(3, "abc")
     assert tag == '"3-abc"'
     assert write_condition(tag, None) == Expect(True, ((3, "abc"),))
-    assert write_condition(f'W/{tag}, "9-x"', None) == Expect(True, ((3, "abc"), (9, "x")))
+    # If-Match compares strongly: a weak tag never matches
+    assert write_condition(f'W/{tag}, "9-x"', None) == Expect(True, ((9, "x"),))
+    assert write_condition(f"W/{tag}", None) == NEVER
     assert write_condition("*", None) == Expect(True)
     assert write_condition(None, "*") == MUST_BE_ABSENT
     assert write_condition(None, None) is None
@@ -22,9 +31,31 @@ def test_etag_format_and_conditions() -> None:
         write_condition("not-quoted", None)
     with pytest.raises(BadRequest):
         write_condition(None, '"3-abc"')
-    assert none_match('"1-a", "3-abc"', (3, "abc"))
-    assert none_match("*", (3, "abc"))
-    assert not none_match('"3-abd"', (3, "abc"))
+    assert not_modified('"1-a", "3-abc"', None, (3, "abc"), 0)
+    assert not_modified('W/"3-abc"', None, (3, "abc"), 0)  # If-None-Match compares weakly
+    assert not_modified("*", None, (3, "abc"), 0)
+    assert not not_modified('"3-abd"', None, (3, "abc"), 0)
+    # If-Modified-Since, unless If-None-Match is there
+    date = "Sun, 06 Nov 1994 08:49:37 GMT"
+    assert not_modified(None, date, (3, "abc"), 784111777_000)
+    assert not not_modified(None, date, (3, "abc"), 784111778_000)
+    assert not not_modified('"1-x"', date, (3, "abc"), 0)
+    assert not not_modified(None, "not a date", (3, "abc"), 0)
+
+
+def test_if_unmodified_since_and_precedence() -> None:
+    date = "Sun, 06 Nov 1994 08:49:37 GMT"
+    since = write_condition(None, None, date)
+    assert since == Expect(True, unmodified_since=784111777)
+    assert since.holds((1, "a"), 784111777_999) and not since.holds((1, "a"), 784111778_000)
+    assert not since.holds(None)
+    assert write_condition('"1-a"', None, date) == Expect(True, ((1, "a"),))  # If-Match wins
+    assert write_condition(None, None, "garbage") is None
+    assert write_condition(None, "*", date) == NEVER
+    with pytest.raises(BadRequest):
+        write_condition("*", "")  # an empty If-None-Match is malformed, whatever If-Match says
+    with pytest.raises(BadRequest):
+        write_condition(", ".join(f'"{i}-a"' for i in range(65)), None)
 
 
 def test_non_ascii_digits_are_refused_not_crashed_on() -> None:

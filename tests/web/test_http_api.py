@@ -81,7 +81,7 @@ async def test_meta_view_and_hits(client: httpx.AsyncClient) -> None:
         assert (await client.get("/counted")).status_code == 200
     assert (await client.head("/counted")).status_code == 200
     meta = (await client.get("/counted", params={"meta": "1"})).json()
-    assert set(meta) == {"path", "data", "last_updated", "ttl", "hits", "version"}
+    assert set(meta) == {"path", "data", "last_updated", "ttl", "hits", "version", "etag"}
     assert meta["hits"] == 3 and meta["data"] == {"a": 1}
     assert (await client.get("/counted", params={"meta": "1"})).json()["hits"] == 3
 

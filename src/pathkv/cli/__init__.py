@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 
 from pathkv import __version__
-from pathkv.config import ConfigError, Settings
+from pathkv.config import ENV_PREFIX, ConfigError, Settings
 from pathkv.core.contract import StoreError
 from pathkv.core.errors import Problem
 
@@ -24,7 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pathkv {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP service",
+        description="Run the HTTP service. Flags override PATHKV_* environment variables.",
+        epilog="Every setting is also an environment variable: "
+        + ", ".join(ENV_PREFIX + f.name.upper() for f in fields(Settings))
+        + " (see the README's Configuration table).",
+    )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")

@@ -1,4 +1,8 @@
-"""Maintenance commands that work on a store directly: sweep, export, import."""
+"""Maintenance commands that work on a store directly: sweep, export, import.
+
+Each reports as one line: what it did as JSON on completion, or why it could not, without a
+traceback (a missing file, a closed pipe, a store that is not there).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,18 @@ import argparse
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from typing import BinaryIO, cast
 
+from pathkv.cli import CliError
 from pathkv.config import Settings
-from pathkv.core.backup import export_lines, import_lines
+from pathkv.core.backup import ImportReport, export_lines, import_lines
 from pathkv.core.contract import Store
 from pathkv.core.service import Policy, Service, now_ms
 from pathkv.stores.registry import open_store
 
 Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
+# Refused lines named one by one on stderr, at most; the summary counts them all.
+SHOWN_REFUSALS = 20
 
 
 async def with_store(settings: Settings, command: Command, args: argparse.Namespace) -> int:
@@ -28,6 +36,15 @@ async def with_store(settings: Settings, command: Command, args: argparse.Namesp
         await store.close()
 
 
+def _open(name: str, mode: str, standard: BinaryIO) -> BinaryIO:
+    if name == "-":
+        return standard
+    try:
+        return cast(BinaryIO, open(name, mode))
+    except OSError as exc:
+        raise CliError(f"cannot open {name}: {exc.strerror or exc}") from None
+
+
 async def _sweep(store: Store, args: argparse.Namespace) -> int:
     service = Service(store, Policy())
     total = 0
@@ -39,7 +56,7 @@ async def _sweep(store: Store, args: argparse.Namespace) -> int:
 
 async def _export(store: Store, args: argparse.Namespace) -> int:
     count = 0
-    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115, ASYNC230 (one-shot command)
+    out = _open(args.output, "wb", sys.stdout.buffer)
     try:
         async for line in export_lines(store, now_ms()):
             out.write(line)
@@ -47,6 +64,13 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
         out.flush()
         if out is not sys.stdout.buffer:
             os.fsync(out.fileno())
+    except BrokenPipeError:
+        # The reader stopped (`pathkv export | head`): that is its choice, not an error.
+        # Python would try to flush stdout again at exit; point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     finally:
         if out is not sys.stdout.buffer:
             out.close()
@@ -55,14 +79,24 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 async def _import(store: Store, args: argparse.Namespace) -> int:
-    source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # noqa: SIM115, ASYNC230 (one-shot command)
+    source = _open(args.input, "rb", sys.stdin.buffer)
+    report = ImportReport()
     try:
-        report = await import_lines(store, source, now_ms())
+        await import_lines(store, source, now_ms(), report)
+    except OSError as exc:
+        raise CliError(f"cannot read {args.input}: {exc.strerror or exc}") from None
     finally:
         if source is not sys.stdin.buffer:
             source.close()
-    print(f'{{"restored": {report.restored}, "skipped": {report.skipped}}}', file=sys.stderr)
-    return 0
+        for number, why in report.refused[:SHOWN_REFUSALS]:
+            print(f"pathkv: line {number} refused: {why}", file=sys.stderr)
+        refused = [number for number, _ in report.refused]
+        print(
+            f'{{"restored": {report.restored}, "skipped": {report.skipped}, '
+            f'"refused": {len(refused)}, "refused_lines": {refused[:1000]}}}',
+            file=sys.stderr,
+        )
+    return 1 if refused else 0
 
 
 COMMANDS: dict[str, Command] = {"sweep": _sweep, "export": _export, "import": _import}

@@ -145,15 +145,26 @@ def serve(settings: Settings) -> int:
         respawn_failed_workers=True,
     )
     server.on_startup(drain_on_signals(drain_file, settings.shutdown_delay))
+    engine = engine_for(settings.store)
     log.info(
-        "pathkv %s serving",
+        "pathkv %s serving http://%s:%d",
         __version__,
+        host,
+        settings.port,
         extra={
             "address": f"http://{host}:{settings.port}",
             "workers": settings.workers,
-            "store": engine_for(settings.store).location(settings.store),
+            "store": engine.location(settings.store),
+            "version": __version__,
         },
     )
+    trouble = engine.problem(settings)
+    if trouble is not None:
+        log.warning(
+            "the store is not usable yet (%s); answering 503 until it is",
+            trouble,
+            extra={"store": engine.location(settings.store)},
+        )
     try:
         server.serve()
     finally:

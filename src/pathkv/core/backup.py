@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -21,6 +21,7 @@ from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.core.paths import normalize
 
 BATCH = 500
+LARGEST = 2**63
 
 
 async def export_lines(
@@ -64,6 +65,9 @@ def parse_line(line: bytes) -> tuple[Namespace, Record]:
         raise InvalidDocument(f"not an export line: {exc}") from None
     if not all(isinstance(v, int) and v >= 0 for v in fields) or fields[0] < 1:
         raise InvalidDocument("version, times and hits must be non-negative integers")
+    if any(v >= LARGEST for v in fields):
+        # Every engine keeps these in signed 64-bit integers.
+        raise InvalidDocument(f"version, times and hits must be below 2^63 ({LARGEST})")
     version, last_updated, expires_at, hits = fields
     return ns, Record(path, body, version, digest(body), last_updated, expires_at, hits)
 
@@ -71,18 +75,27 @@ def parse_line(line: bytes) -> tuple[Namespace, Record]:
 @dataclass
 class ImportReport:
     restored: int = 0
+    """Lines written to the store."""
     skipped: int = 0
+    """Lines left alone: the store holds that version or a newer one (or it has expired)."""
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    """Lines that are not export lines: (line number, why)."""
 
 
-async def import_lines(store: Store, lines: Iterable[bytes], now: int) -> ImportReport:
-    report = ImportReport()
+async def import_lines(
+    store: Store, lines: Iterable[bytes], now: int, report: ImportReport | None = None
+) -> ImportReport:
+    """Restore every export line; a line that is not one is refused (noted in the report)
+    and the import goes on. A store failure stops it, the report saying how far it got."""
+    report = report if report is not None else ImportReport()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             ns, record = parse_line(line)
         except InvalidDocument as exc:
-            raise InvalidDocument(f"line {number}: {exc.detail}") from None
+            report.refused.append((number, exc.detail))
+            continue
         if await store.restore(ns, record, now):
             report.restored += 1
         else:

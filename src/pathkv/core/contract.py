@@ -116,8 +116,9 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def incr_root(self, ns: Namespace) -> int:
-        """Add one to the namespace's counter (``GET /``) and return the new value."""
+    async def incr_root(self, ns: Namespace, by: int = 1) -> int:
+        """Add by (1, or 0 to read it) to the namespace's counter (``GET /``) and return the
+        new value."""
 
     @abstractmethod
     async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:

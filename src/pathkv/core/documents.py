@@ -130,7 +130,19 @@ def canonical_body(content_type: str, body: bytes, max_depth: int = DEFAULT_MAX_
     """The bytes to store for a PUT body of the given content type."""
     if require_supported(content_type) in JSON_TYPES:
         return encode(parse_json_object(body, max_depth))
+    if _looks_like_json_object(body):
+        # curl -d sends form content type by default: storing such a body as a form would
+        # make garbage of it ({"{\"url\":\"http://x?a": "b\"}"}).
+        raise UnsupportedMediaType(
+            "the body is a JSON object sent as application/x-www-form-urlencoded; "
+            "send it with content-type: application/json"
+        )
     return encode(parse_form(body))
+
+
+def _looks_like_json_object(body: bytes) -> bool:
+    """A form's field names do not start with ``{``; a JSON object (or a try at one) does."""
+    return body.lstrip().startswith(b"{")
 
 
 def digest(body: bytes) -> str:

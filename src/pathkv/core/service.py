@@ -17,7 +17,7 @@ from pathkv.core.contract import ConditionFailed, Record, Store, Write
 from pathkv.core.cursors import decode_cursor, encode_cursor
 from pathkv.core.documents import canonical_body, digest
 from pathkv.core.errors import InvalidParameter, MethodNotAllowed, NotFound, PreconditionFailed
-from pathkv.core.etags import Expect
+from pathkv.core.etags import Expect, format_etag
 from pathkv.core.namespaces import Namespace
 from pathkv.core.paths import ROOT, is_reserved
 
@@ -48,11 +48,15 @@ def seconds_left(record: Record, now: int) -> int:
     return max(1, -((now - record.expires_at) // 1000))
 
 
+def etag_of(record: Record) -> str:
+    return format_etag(record.version, record.digest)
+
+
 def meta_view(record: Record, now: int) -> bytes:
     """The ``?meta=1`` representation, as JSON bytes.
 
-    ``{"path", "data", "last_updated", "ttl", "hits", "version"}``; the stored body is
-    spliced in as ``data`` unparsed, so it is exactly what GET serves.
+    ``{"path", "data", "last_updated", "ttl", "hits", "version", "etag"}``; the stored body
+    is spliced in as ``data`` unparsed, so it is exactly what GET serves.
     """
     return b"".join(
         (
@@ -60,13 +64,15 @@ def meta_view(record: Record, now: int) -> bytes:
             orjson.dumps(record.path),
             b',"data":',
             record.body,
-            b',"last_updated":%d,"ttl":%d,"hits":%d,"version":%d}'
+            b',"last_updated":%d,"ttl":%d,"hits":%d,"version":%d,"etag":'
             % (
                 record.last_updated // 1000,
                 seconds_left(record, now),
                 record.hits,
                 record.version,
             ),
+            orjson.dumps(etag_of(record)),
+            b"}",
         )
     )
 
@@ -111,7 +117,13 @@ class Service:
         try:
             return await self.store.put(ns, write, expect)
         except ConditionFailed:
-            raise PreconditionFailed(f"the precondition for {path} does not hold") from None
+            raise await self._precondition_failed(ns, path) from None
+
+    async def _precondition_failed(self, ns: Namespace, path: str) -> PreconditionFailed:
+        """The 412, carrying the document's current ETag so a client can retry at once."""
+        current = await self.store.get(ns, path, self.clock(), count_hit=False)
+        headers = {"etag": etag_of(current)} if current is not None else {}
+        return PreconditionFailed(f"the precondition for {path} does not hold", headers)
 
     async def get(self, ns: Namespace, path: str, count_hit: bool) -> Record:
         record = await self.store.get(ns, path, self.clock(), count_hit)
@@ -124,12 +136,13 @@ class Service:
         try:
             found = await self.store.delete(ns, path, self.clock(), expect)
         except ConditionFailed:
-            raise PreconditionFailed(f"the precondition for {path} does not hold") from None
+            raise await self._precondition_failed(ns, path) from None
         if not found:
             raise NotFound(f"no document at {path}")
 
-    async def count(self, ns: Namespace) -> int:
-        return await self.store.incr_root(ns)
+    async def count(self, ns: Namespace, add: bool = True) -> int:
+        """The namespace's counter after adding one (``GET /``), or as it is."""
+        return await self.store.incr_root(ns, 1 if add else 0)
 
     async def keys(
         self, ns: Namespace, prefix: str | None, after: str | None, limit: int | None

@@ -31,6 +31,8 @@ class Engine:
     """Build (not open) a store; the flag is False for maintenance, which must not create."""
     location: Callable[[str], str]
     """Where the store is, for logs: a file, or a server without its credentials."""
+    problem: Callable[[Settings], str | None]
+    """A quick look before serving: what stops the store from working now, or None."""
 
 
 def _sqlite_options(settings: Settings, create: bool) -> SQLiteOptions:
@@ -68,6 +70,17 @@ def _build_redis(settings: Settings, create: bool) -> Store:
     return RedisStore(redis_options(settings))
 
 
+def _redis_problem(settings: Settings) -> str | None:
+    from pathkv.stores.redis.probe import problem
+
+    return problem(redis_options(settings))
+
+
+def _no_problem(settings: Settings) -> str | None:
+    """The embedded store is opened (created, migrated) before serving; that is its check."""
+    return None
+
+
 def _sqlite_location(url: str) -> str:
     try:
         return str(sqlite_path(url))
@@ -83,8 +96,10 @@ def _redis_location(url: str) -> str:
 
 
 ENGINES = (
-    Engine("sqlite", ("sqlite",), True, False, _build_sqlite, _sqlite_location),
-    Engine("redis", ("redis", "rediss"), False, True, _build_redis, _redis_location),
+    Engine("sqlite", ("sqlite",), True, False, _build_sqlite, _sqlite_location, _no_problem),
+    Engine(
+        "redis", ("redis", "rediss"), False, True, _build_redis, _redis_location, _redis_problem
+    ),
 )
 SCHEMES = tuple(scheme for engine in ENGINES for scheme in engine.schemes)
 

@@ -1,9 +1,11 @@
 """The ASGI application: wires settings, store, service and the route table, and runs the
 life of a request through them.
 
-A request is read once (request.py), passed through the wrappers (wrappers.py: request id,
-error rendering, and later authentication) to the route table (routes/), its answer sent
-(streams.py), and then seen by the observers (metrics, access log). The app owns no globals:
+A request is read once (request.py) and given an id, seen by the guards (CORS, and later
+authentication) and passed through the wrappers to the route table (routes/); every error
+becomes problem+json in one place (``respond``); the answer is finished (the id's echo, the
+cache policy, CORS headers), sent (streams.py), and then seen by the observers (metrics,
+access log). wrappers.py says what goes in each stage. The app owns no globals:
 ``create_app`` builds one from settings, and tests pass their own store.
 """
 
@@ -20,18 +22,28 @@ from pathkv.core.contract import Store
 from pathkv.core.service import Policy, Service
 from pathkv.stores.registry import engine_for, open_store
 from pathkv.web import logs, routes
+from pathkv.web.cors import Cors
 from pathkv.web.deadlines import Deadlines
 from pathkv.web.metrics import Metrics
 from pathkv.web.process import WorkerProcess
 from pathkv.web.request import Receive, Request, Scope
-from pathkv.web.responses import CLIENT_GONE
+from pathkv.web.responses import CLIENT_GONE, Response
 from pathkv.web.router import Router
 from pathkv.web.routes.counter import Counter
 from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
 from pathkv.web.streams import Send, deliver
 from pathkv.web.timed_store import TimedStore
-from pathkv.web.wrappers import Observer, Wrapper, compose, problems, request_ids
+from pathkv.web.wrappers import (
+    Finisher,
+    Guard,
+    Observer,
+    RequestIds,
+    Wrapper,
+    cache_policy,
+    compose,
+    error_response,
+)
 
 log = logging.getLogger("pathkv")
 
@@ -63,7 +75,11 @@ class App:
             Endpoints(self.service, self.metrics, draining),
             settings.max_path_bytes,
         )
-        self.wrappers: list[Wrapper] = [request_ids, problems]
+        self._request_ids = RequestIds()
+        cors = Cors(settings.cors_origins_list)
+        self.guards: list[Guard] = [cors.guard]
+        self.wrappers: list[Wrapper] = []
+        self.finishers: list[Finisher] = [self._request_ids.echo, cache_policy, cors.finish]
         self.observers: list[Observer] = [self.metrics.observe_request, logs.access]
         self._handle = compose(self.router.dispatch, self.wrappers)
 
@@ -77,13 +93,28 @@ class App:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response = await self._handle(request)
+        self._request_ids.assign(request)
+        response = await self.respond(request)
+        for finish in self.finishers:
+            finish(request, response)
         try:
             sent = await deliver(send, receive, request.method, response)
         except (OSError, RuntimeError):  # the client went away while the answer was sent
             response.status, sent = CLIENT_GONE, 0
         for observe in self.observers:
             observe(request, response, sent)
+
+    async def respond(self, request: Request) -> Response:
+        """The guards, then the handler (through the wrappers); whatever any of them raises
+        becomes the problem+json answer."""
+        try:
+            for guard in self.guards:
+                early = guard(request)
+                if early is not None:
+                    return early
+            return await self._handle(request)
+        except Exception as exc:
+            return error_response(exc, request)
 
     def rewire(self) -> None:
         """Rebuild the handler chain after wrappers or routes were changed (tests, plugins)."""

@@ -20,7 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from pathkv.web.request import Request
 from pathkv.web.responses import Response
-from pathkv.web.router import method_label
+from pathkv.web.router import KNOWN_METHODS
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -78,20 +78,14 @@ class Metrics:
 
     def observe_request(self, request: Request, response: Response, sent: int) -> None:
         """The observer of every answered request (streams once they have ended)."""
-        self.observe(
-            method_label(request.method),
-            request.route,
-            response.status,
-            perf_counter() - request.started,
-        )
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
+        method = request.method
+        route = request.route
+        key = (method if method in KNOWN_METHODS else "OTHER", route, response.status)
         self._requests[key] = self._requests.get(key, 0) + 1
         tally = self._latency.get(route)
         if tally is None:
             tally = self._latency[route] = _Tally()
-        tally.add(seconds)
+        tally.add(perf_counter() - request.started)
 
     def store_tally(self, operation: str) -> _Tally:
         """The tally of one store operation, kept for the life of the process: the store

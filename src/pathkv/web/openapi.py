@@ -45,7 +45,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
     }
 
 
-DOC_HEADERS = ["ETag", "Last-Modified", "Expires", "X-TTL"]
+DOC_HEADERS = ["ETag", "Last-Modified", "X-TTL", "Cache-Control"]
 PATH_PARAM = {
     "name": "path",
     "in": "path",
@@ -69,6 +69,23 @@ def _header(name: str, description: str, pattern: str = ETAG_LIST) -> dict[str, 
     }
 
 
+def _date_header(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description + " An HTTP-date; any other value is ignored.",
+        "schema": {"type": "string"},
+    }
+
+
+# For the stateful phase of API fuzzers: what a created document's path leads to.
+DOCUMENT_LINKS = {
+    operation: {"operationId": operation, "parameters": {"path": "$request.path.path"}}
+    for operation in ("getDocument", "headDocument", "putDocument", "deleteDocument")
+}
+
+
 def _limit(default: int) -> dict[str, Any]:
     return {
         "name": "limit",
@@ -90,6 +107,7 @@ def spec() -> dict[str, Any]:
                 "schema": {"type": "string", "enum": ["", "0", "1", "true", "false"]},
             },
             _header("If-None-Match", "Entity tags; 304 when the current one is listed."),
+            _date_header("If-Modified-Since", "304 unless written after; If-None-Match wins."),
         ],
         "responses": {
             "200": _json(
@@ -142,6 +160,7 @@ def spec() -> dict[str, Any]:
                         },
                         _header("If-Match", "Write only if the current ETag is listed, or *."),
                         _header("If-None-Match", "'*': create only.", r"^\s*\*\s*$"),
+                        _date_header("If-Unmodified-Since", "412 if written after; If-Match wins."),
                     ],
                     "requestBody": {
                         "required": True,
@@ -157,7 +176,10 @@ def spec() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("Meta"), "Replaced.", DOC_HEADERS),
-                        "201": _json(_ref("Meta"), "Created.", [*DOC_HEADERS, "Location"]),
+                        "201": {
+                            **_json(_ref("Meta"), "Created.", [*DOC_HEADERS, "Location"]),
+                            "links": DOCUMENT_LINKS,
+                        },
                         **_problems(400, 405, 408, 412, 413, 414, 415, 503, 504),
                     },
                 },
@@ -167,6 +189,7 @@ def spec() -> dict[str, Any]:
                     "parameters": [
                         PATH_PARAM,
                         _header("If-Match", "Delete only if the ETag is listed."),
+                        _date_header("If-Unmodified-Since", "412 if written after; If-Match wins."),
                     ],
                     "responses": {
                         "204": {"description": "Deleted."},
@@ -183,7 +206,8 @@ def spec() -> dict[str, Any]:
                             "name": "prefix",
                             "in": "query",
                             "required": False,
-                            "schema": {"type": "string", "default": "/"},
+                            "description": "Paths starting with this (it starts with '/').",
+                            "schema": {"type": "string", "default": "/", "pattern": "^/"},
                         },
                         {
                             "name": "after",
@@ -260,7 +284,15 @@ def spec() -> dict[str, Any]:
                 },
                 "Meta": {
                     "type": "object",
-                    "required": ["path", "data", "last_updated", "ttl", "hits", "version"],
+                    "required": [
+                        "path",
+                        "data",
+                        "last_updated",
+                        "ttl",
+                        "hits",
+                        "version",
+                        "etag",
+                    ],
                     "properties": {
                         "path": {"type": "string"},
                         "data": _ref("Document"),
@@ -272,6 +304,7 @@ def spec() -> dict[str, Any]:
                         },
                         "hits": {"type": "integer", "minimum": 0},
                         "version": {"type": "integer", "minimum": 1},
+                        "etag": {"type": "string", "description": "As in the ETag header."},
                     },
                 },
                 "Count": {
@@ -332,7 +365,11 @@ def spec() -> dict[str, Any]:
             "headers": {
                 "ETag": {"schema": {"type": "string"}, "description": "Changes on every write."},
                 "Last-Modified": {"schema": {"type": "string"}},
-                "Expires": {"schema": {"type": "string"}, "description": "When it expires."},
+                "Cache-Control": {
+                    "schema": {"type": "string"},
+                    "description": "no-cache on documents (revalidate with the ETag), "
+                    "no-store on every other answer.",
+                },
                 "X-TTL": {"schema": {"type": "integer"}, "description": "Seconds left to live."},
                 "Location": {"schema": {"type": "string"}},
             },

@@ -16,8 +16,16 @@ Receive = Any
 DOCUMENT_ROUTE = "/{path}"
 
 
-class ClientGone(Exception):
-    """The client disconnected before its request was read."""
+class BodyIncomplete(BadRequest):
+    """The body ended before it was complete.
+
+    The client closed in the middle of its body, or the server found its chunked encoding
+    malformed: the two look alike to the app. A 400 answers the second (and is lost on the
+    first), and both are logged and counted as a 400 rather than as a vanished request.
+    """
+
+    slug = "incomplete-body"
+    title = "Incomplete request body"
 
 
 class Request:
@@ -60,8 +68,23 @@ class Request:
         return self.raw_path.split(b"?", 1)[0]
 
     def header(self, name: bytes) -> str | None:
+        """A header's value; several lines of one header are one comma-separated list
+        (RFC 9110, 5.3), so ``If-Match: "a"`` and ``If-Match: "b"`` mean ``"a", "b"``."""
         value = self.headers.get(name)
-        return None if value is None else value.decode("latin-1")
+        if value is None:
+            return None
+        if self.repeated_headers:
+            value = b", ".join(v for n, v in self.scope["headers"] if n == name)
+        return value.decode("latin-1")
+
+    @property
+    def repeated_headers(self) -> bool:
+        """Tuning: a header name appears more than once (a dict of the headers is shorter
+        than their list), so only then are the lines searched."""
+        return len(self.headers) != len(self.scope["headers"])
+
+    def count_header(self, name: bytes) -> int:
+        return sum(1 for n, _ in self.scope["headers"] if n == name)
 
     @property
     def query(self) -> dict[str, str]:
@@ -134,7 +157,10 @@ async def read_body(
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise ClientGone
+                raise BodyIncomplete(
+                    "the body ended before it was complete: the connection closed, or its "
+                    "chunked encoding is malformed"
+                )
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:

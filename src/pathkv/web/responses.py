@@ -28,8 +28,7 @@ class Response:
     """An answer: a status, headers, and either a body or a stream of chunks.
 
     A stream is sent as it is produced (headers first, then each chunk as the client
-    takes it) and ends when the iterator does or the client goes away. ``sent`` is False for
-    a request that gets no answer at all (its client is gone).
+    takes it) and ends when the iterator does or the client goes away.
     """
 
     status: int
@@ -37,11 +36,15 @@ class Response:
     content_type: bytes | None = JSON
     headers: Headers = field(default_factory=list)
     stream: AsyncIterator[bytes] | None = None
-    sent: bool = True
+    cacheable: bool = False
+    """True when the handler set Cache-Control itself; every other answer is no-store."""
 
 
 def json_response(status: int, value: object, headers: Headers | None = None) -> Response:
-    return Response(status, orjson.dumps(value), JSON, headers or [])
+    """JSON that ends with a newline, so a terminal prompt starts on a line of its own."""
+    return Response(
+        status, orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE), JSON, headers or []
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -94,4 +97,6 @@ def problem_response(problem: Problem, instance: str, request_id: str) -> Respon
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in problem.headers.items()]
     if problem.status == 503:
         headers.append((b"retry-after", b"1"))
-    return Response(problem.status, orjson.dumps(body), PROBLEM_JSON, headers)
+    return Response(
+        problem.status, orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE), PROBLEM_JSON, headers
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pathkv.core.errors import InvalidParameter, MethodNotAllowed, NotFound
+from pathkv.core.errors import BadRequest, InvalidParameter, MethodNotAllowed, NotFound
 from pathkv.core.paths import is_reserved, normalize
 from pathkv.web.request import DOCUMENT_ROUTE, Request
 from pathkv.web.responses import Response
@@ -22,10 +22,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 KNOWN_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS"))
 UNKNOWN_ROUTE = "/-/{unknown}"
 READ_METHODS = ("GET", "HEAD")
-
-
-def method_label(method: str) -> str:
-    return method if method in KNOWN_METHODS else "OTHER"
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,13 @@ class Router:
         )
 
     async def dispatch(self, request: Request) -> Response:
-        """Normalize, route, check the query, and call the route's handler."""
+        """Check the request line and Host, normalize, route, check the query, and call the
+        route's handler."""
+        headers = request.headers
+        if b"host" not in headers or (
+            len(headers) != len(request.scope["headers"]) and request.count_header(b"host") != 1
+        ):
+            raise BadRequest("a request must carry exactly one Host header (RFC 9112, 3.2)")
         request.path = path = normalize(request.target, self._max_path_bytes)
         try:
             route = self.match(request.method, path)
@@ -115,4 +117,4 @@ class Router:
         return await handler(request)
 
 
-__all__ = ["Handler", "Route", "Router", "method_label"]
+__all__ = ["KNOWN_METHODS", "Handler", "Route", "Router"]

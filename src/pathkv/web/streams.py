@@ -30,8 +30,6 @@ def head_of(response: Response, method: str) -> dict[str, Any]:
 
 async def deliver(send: Send, receive: Receive, method: str, response: Response) -> int:
     """Send response; returns the body bytes sent."""
-    if not response.sent:
-        return 0
     await send(head_of(response, method))
     if response.stream is not None:
         if method == "HEAD":

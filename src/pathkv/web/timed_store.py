@@ -22,13 +22,16 @@ class TimedStore(Store):
     def __init__(self, inner: Store, metrics: Metrics) -> None:
         self.inner = inner
         self._tally = metrics.store_tally
+        self._gets = metrics.store_tally("get")
+        self._puts = metrics.store_tally("put")
 
     async def _timed(self, operation: str, call: Awaitable[T]) -> T:
+        tally = self._tally(operation)
         started = perf_counter()
         try:
             return await call
         finally:
-            self._tally(operation).add(perf_counter() - started)
+            tally.add(perf_counter() - started)
 
     async def open(self) -> None:
         await self.inner.open()
@@ -62,8 +65,8 @@ class TimedStore(Store):
     async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
         return await self._timed("restore", self.inner.restore(ns, record, now))
 
-    async def incr_root(self, ns: Namespace) -> int:
-        return await self._timed("incr_root", self.inner.incr_root(ns))
+    async def incr_root(self, ns: Namespace, by: int = 1) -> int:
+        return await self._timed("incr_root", self.inner.incr_root(ns, by))
 
     async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
         return await self._timed("top_hits", self.inner.top_hits(ns, limit, now))

@@ -6,7 +6,7 @@ The index and hit ranking outlive expired documents; entries whose document is g
 removed when listing or ranking meets them, and by `sweep`, which walks the whole index.
 
 Conditions (mode): "" unconditional, "absent", "exists", "tags" (a flat list of version,
-digest pairs).
+digest pairs), "since" (one argument: Unix seconds the last write must not be after).
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ local function holds(cur, mode, tags)
   if mode == 'absent' then return cur == false end
   if cur == false then return false end
   if mode == 'exists' then return true end
+  if mode == 'since' then
+    local u = string.match(cur, '^%d+:[^:]*:(%d+):')
+    return math.floor(tonumber(u) / 1000) <= tonumber(tags[1])
+  end
   local v, g = string.match(cur, '^(%d+):([^:]*):')
   for i = 1, #tags, 2 do
     if tags[i] == v and tags[i + 1] == g then return true end

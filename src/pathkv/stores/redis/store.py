@@ -101,14 +101,16 @@ def client_config(options: RedisOptions) -> GlideClientConfiguration:
 
 
 def _condition(expect: Expect | None) -> tuple[str, list[str]]:
-    """The script form of a condition: a mode and (version, digest) pairs."""
+    """The script form of a condition: a mode and its arguments (see scripts.CONDITION)."""
     if expect is None:
         return "", []
     if not expect.exists:
         return "absent", []
-    if not expect.tags:
-        return "exists", []
-    return "tags", list(itertools.chain.from_iterable((str(v), d) for v, d in expect.tags))
+    if expect.tags:
+        return "tags", list(itertools.chain.from_iterable((str(v), d) for v, d in expect.tags))
+    if expect.unmodified_since is not None:
+        return "since", [str(expect.unmodified_since)]
+    return "exists", []
 
 
 def _value_after_version(digest: str, updated: int, expires: int, body: bytes) -> bytes:
@@ -345,7 +347,10 @@ class RedisStore(Store):
             next_value[base] += 1
         return values
 
-    async def incr_root(self, ns: Namespace) -> int:
+    async def incr_root(self, ns: Namespace, by: int = 1) -> int:
+        if by != 1:
+            base = self._base(ns)
+            return int(await self._call(lambda c: c.incrby(base + "count", by)))
         return await self._increments.submit(self._base(ns))
 
     async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:

@@ -295,11 +295,14 @@ class SQLiteStore(Store):
 
         def op(conn: sqlite3.Connection) -> tuple[Record, bool]:
             row = conn.execute(
-                "SELECT version, digest, expires_at, hits FROM documents WHERE ns = ? AND path = ?",
+                "SELECT version, digest, expires_at, hits, last_updated FROM documents "
+                "WHERE ns = ? AND path = ?",
                 (name, write.path),
             ).fetchone()
             live = row is not None and row[2] > write.now
-            if expect is not None and not expect.holds((row[0], row[1]) if live else None):
+            if expect is not None and not (
+                expect.holds((row[0], row[1]), row[4]) if live else expect.holds(None)
+            ):
                 raise ConditionFailed(write.path)
             record = Record(
                 write.path,
@@ -351,11 +354,13 @@ class SQLiteStore(Store):
 
         def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "SELECT version, digest FROM documents "
+                "SELECT version, digest, last_updated FROM documents "
                 "WHERE ns = ? AND path = ? AND expires_at > ?",
                 (name, path, now),
             ).fetchone()
-            if expect is not None and not expect.holds((row[0], row[1]) if row else None):
+            if expect is not None and not (
+                expect.holds((row[0], row[1]), row[2]) if row else expect.holds(None)
+            ):
                 raise ConditionFailed(path)
             if row is None:
                 return False
@@ -418,14 +423,18 @@ class SQLiteStore(Store):
             self._pending_hits.pop((name, record.path), None)
         return restored
 
-    async def incr_root(self, ns: Namespace) -> int:
+    async def incr_root(self, ns: Namespace, by: int = 1) -> int:
         name = ns.name
+        if by == 0:
+            rows = self._read("SELECT value FROM counters WHERE ns = ? AND name = 'root'", (name,))
+            return int(rows[0][0]) if rows else 0
 
         def op(conn: sqlite3.Connection) -> int:
             row = conn.execute(
-                "INSERT INTO counters (ns, name, value) VALUES (?, 'root', 1) "
-                "ON CONFLICT (ns, name) DO UPDATE SET value = value + 1 RETURNING value",
-                (name,),
+                "INSERT INTO counters (ns, name, value) VALUES (?, 'root', ?) "
+                "ON CONFLICT (ns, name) DO UPDATE SET value = value + excluded.value "
+                "RETURNING value",
+                (name, by),
             ).fetchone()
             return int(row[0])
 

@@ -25,8 +25,8 @@ def table(
         documents=Route(
             "/{path}",
             {
-                "GET": documents.get,
-                "HEAD": documents.head,
+                "GET": documents.read,
+                "HEAD": documents.read,
                 "PUT": documents.put,
                 "DELETE": documents.delete,
             },

@@ -12,6 +12,7 @@ class Counter:
         self.service = service
 
     async def get(self, request: Request) -> Response:
-        if request.method == "HEAD":
-            return Response(200)
-        return json_response(200, {"count": await self.service.count(request.namespace)})
+        # HEAD carries GET's headers (the length of the count it would show) but counts
+        # nothing.
+        count = await self.service.count(request.namespace, add=request.method != "HEAD")
+        return json_response(200, {"count": count})

@@ -18,11 +18,16 @@ from pathkv.web.responses import Headers, Response, http_date
 _URL_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
+# A document may be stored by a cache, but must be revalidated (with its ETag) on every use:
+# a replaced or deleted document is never served from a cache, and every read counts a hit.
+# Its TTL is not a freshness lifetime: it is shown as X-TTL, not as Expires or max-age.
+REVALIDATE = (b"cache-control", b"no-cache")
+
+
 def document_headers(record: Record, now: int) -> Headers:
     return [
         (b"etag", etags.format_etag(record.version, record.digest).encode("ascii")),
         (b"last-modified", http_date(record.last_updated)),
-        (b"expires", http_date(record.expires_at)),
         (b"x-ttl", b"%d" % seconds_left(record, now)),
     ]
 
@@ -40,31 +45,32 @@ class Documents:
         self._body_timeout = settings.body_timeout
         self._deadlines = deadlines
 
-    async def get(self, request: Request) -> Response:
-        return await self._read(request, count_hit=True)
-
-    async def head(self, request: Request) -> Response:
-        return await self._read(request, count_hit=False)
-
-    async def _read(self, request: Request, count_hit: bool) -> Response:
+    async def read(self, request: Request) -> Response:
+        """GET (a hit) and HEAD (not one), or with ``?meta`` the metadata view (not a hit)."""
         meta = bool(request.scope.get("query_string")) and request.flag("meta")
         record = await self.service.get(
-            request.namespace, request.path, count_hit=count_hit and not meta
+            request.namespace, request.path, count_hit=request.method == "GET" and not meta
         )
         now = self.service.clock()
         headers = document_headers(record, now)
-        if_none_match = request.header(b"if-none-match")
-        if if_none_match is not None and etags.none_match(if_none_match, record.tag):
-            return Response(304, content_type=None, headers=headers)
-        return Response(200, meta_view(record, now) if meta else record.body, headers=headers)
+        headers.append(REVALIDATE)
+        if (
+            b"if-none-match" in request.headers or b"if-modified-since" in request.headers
+        ) and etags.not_modified(
+            request.header(b"if-none-match"),
+            request.header(b"if-modified-since"),
+            record.tag,
+            record.last_updated,
+        ):
+            return Response(304, content_type=None, headers=headers, cacheable=True)
+        body = meta_view(record, now) if meta else record.body
+        return Response(200, body + b"\n", headers=headers, cacheable=True)
 
     async def put(self, request: Request) -> Response:
         content_type = request.header(b"content-type") or ""
         require_supported(content_type)
         ttl = request.integer("ttl") if request.scope.get("query_string") else None
-        expect = etags.write_condition(
-            request.header(b"if-match"), request.header(b"if-none-match")
-        )
+        expect = self._condition(request)
         body = await read_body(
             request.receive, request.headers, self._max_body, self._deadlines, self._body_timeout
         )
@@ -75,11 +81,16 @@ class Documents:
         headers = document_headers(record, now)
         if created:
             headers.append((b"location", location(request.path)))
-        return Response(201 if created else 200, meta_view(record, now), headers=headers)
+        return Response(201 if created else 200, meta_view(record, now) + b"\n", headers=headers)
 
     async def delete(self, request: Request) -> Response:
-        expect = etags.write_condition(
-            request.header(b"if-match"), request.header(b"if-none-match")
-        )
-        await self.service.delete(request.namespace, request.path, expect)
+        await self.service.delete(request.namespace, request.path, self._condition(request))
         return Response(204, content_type=None)
+
+    @staticmethod
+    def _condition(request: Request) -> etags.Expect | None:
+        return etags.write_condition(
+            request.header(b"if-match"),
+            request.header(b"if-none-match"),
+            request.header(b"if-unmodified-since"),
+        )
