@@ -70,6 +70,11 @@ class Settings:
     """Longest normalized path in UTF-8 bytes (414 beyond)."""
     body_timeout: float = 10.0
     """Seconds a client may take to send its whole body (408 beyond)."""
+    idle_timeout: float = 10.0
+    """Seconds a client connection may stay silent, with no request in flight, before it is
+    closed (from its accept, and between requests)."""
+    max_connections: int = 4096
+    """Open client connections per worker; more wait to be accepted."""
     header_timeout: float = 10.0
     """Seconds a client may take to send its request headers (the connection is closed)."""
     log_level: str = "INFO"
@@ -129,6 +134,8 @@ class Settings:
             "max_path_bytes",
             "body_timeout",
             "header_timeout",
+            "idle_timeout",
+            "max_connections",
             "sqlite_busy_timeout",
             "hit_flush_interval",
             "redis_pool_size",

@@ -76,6 +76,22 @@ def check_port_free(host: str, port: int) -> None:
             raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def raise_open_files_limit(wanted: int) -> None:
+    """Every connection is a file descriptor: raise the soft limit as far as allowed."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        log.warning(
+            "open files are limited to %d: fewer connections than PATHKV_MAX_CONNECTIONS "
+            "can be open at once",
+            target,
+        )
+
+
 def drain_on_signals(drain_file: Path, delay: float) -> Callable[[], None]:
     """A granian startup hook that wraps granian's own SIGTERM/SIGINT handlers.
 
@@ -110,6 +126,7 @@ def serve(settings: Settings) -> int:
     from granian.server import Server
 
     jsonlog.configure(settings.log_level)
+    raise_open_files_limit(settings.max_connections * settings.workers + 256)
     host = listen_address(settings.host)
     check_port_free(host, settings.port)
     _check_store(settings)
@@ -141,6 +158,10 @@ def serve(settings: Settings) -> int:
             header_read_timeout=int(settings.header_timeout * 1000), max_buffer_size=64 * 1024
         ),
         workers_kill_timeout=WORKERS_KILL_TIMEOUT,
+        # A connection holds one of these from its accept to its close; idle ones are
+        # closed by the workers (web/connections.py).
+        backpressure=settings.max_connections,
+        backlog=min(65535, settings.max_connections * settings.workers),
         # A worker that dies is replaced while the others keep serving.
         respawn_failed_workers=True,
     )

@@ -22,6 +22,7 @@ from pathkv.core.contract import Store
 from pathkv.core.service import Policy, Service
 from pathkv.stores.registry import engine_for, open_store
 from pathkv.web import logs, routes
+from pathkv.web.connections import Peer, peer_of
 from pathkv.web.cors import Cors
 from pathkv.web.deadlines import Deadlines
 from pathkv.web.metrics import Metrics
@@ -76,6 +77,8 @@ class App:
             settings.max_path_bytes,
         )
         self._request_ids = RequestIds()
+        # Peers with a request in flight: their connections are not idle (connections.py).
+        self.active_peers: set[Peer] = set()
         cors = Cors(settings.cors_origins_list)
         self.guards: list[Guard] = [cors.guard]
         self.wrappers: list[Wrapper] = []
@@ -94,13 +97,20 @@ class App:
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         self._request_ids.assign(request)
-        response = await self.respond(request)
-        for finish in self.finishers:
-            finish(request, response)
+        peer = peer_of(scope.get("client"))
+        if peer is not None:
+            self.active_peers.add(peer)
         try:
-            sent = await deliver(send, receive, request.method, response)
-        except (OSError, RuntimeError):  # the client went away while the answer was sent
-            response.status, sent = CLIENT_GONE, 0
+            response = await self.respond(request)
+            for finish in self.finishers:
+                finish(request, response)
+            try:
+                sent = await deliver(send, receive, request.method, response)
+            except (OSError, RuntimeError):  # the client went away while the answer was sent
+                response.status, sent = CLIENT_GONE, 0
+        finally:
+            if peer is not None:
+                self.active_peers.discard(peer)
         for observe in self.observers:
             observe(request, response, sent)
 
@@ -159,7 +169,7 @@ class App:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             self.metrics.flush()
             if self._process is not None:
-                self._process.upkeep()
+                self._process.upkeep(self.active_peers, self.draining())
 
     async def _sweep_periodically(self) -> None:
         while True:

@@ -37,6 +37,8 @@ def worker_process(
         Path(lock_dir) if settings.pin_workers and lock_dir else None,
         parent_pid=int(parent) if parent else None,
         runtime_dir=Path(drain_file).parent if drain_file else None,
+        port=settings.port if parent else None,
+        idle_timeout=settings.idle_timeout,
     )
 
 

@@ -16,6 +16,8 @@ import signal
 import threading
 from pathlib import Path
 
+from pathkv.web.connections import Peer, reap_idle
+
 log = logging.getLogger("pathkv")
 
 # Lock files of claimed CPUs stay open for the life of the process: the lock is the claim.
@@ -30,10 +32,14 @@ class WorkerProcess:
         pin_lock_dir: Path | None = None,
         parent_pid: int | None = None,
         runtime_dir: Path | None = None,
+        port: int | None = None,
+        idle_timeout: float = 10.0,
     ) -> None:
         self._pin_lock_dir = pin_lock_dir
         self._parent_pid = parent_pid
         self._runtime_dir = runtime_dir
+        self._port = port
+        self._idle_ms = int(idle_timeout * 1000)
         self._yield_to_loop = False
         self._orphaned = False
 
@@ -44,10 +50,14 @@ class WorkerProcess:
         self._yield_to_loop = store_works_off_loop
         self.upkeep()
 
-    def upkeep(self) -> None:
-        """Runs on the event loop's thread (so it knows which thread that is)."""
+    def upkeep(self, active_peers: set[Peer] | None = None, draining: bool = False) -> None:
+        """Runs on the event loop's thread (so it knows which thread that is), every second:
+        a worker whose supervisor died stops, idle client connections are closed (while
+        draining, at once: the server waits for open connections before it stops)."""
         if self._parent_pid is not None and os.getppid() != self._parent_pid:
             self._stop_orphan()
+        if self._port is not None:
+            reap_idle(self._port, 0 if draining else self._idle_ms, active_peers or set())
         if self._yield_to_loop:
             yield_to_event_loop(threading.get_native_id())
 

@@ -86,7 +86,8 @@ class Router:
         """Check the request line and Host, normalize, route, check the query, and call the
         route's handler."""
         headers = request.headers
-        if b"host" not in headers or (
+        # The HTTP server reports a missing Host as an empty one.
+        if not headers.get(b"host") or (
             len(headers) != len(request.scope["headers"]) and request.count_header(b"host") != 1
         ):
             raise BadRequest("a request must carry exactly one Host header (RFC 9112, 3.2)")
