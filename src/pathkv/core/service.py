@@ -147,7 +147,7 @@ class Service:
     async def keys(
         self, ns: Namespace, prefix: str | None, after: str | None, limit: int | None
     ) -> Page:
-        prefix = prefix or ROOT
+        prefix = ROOT if prefix is None else prefix
         if not prefix.startswith(ROOT):
             raise InvalidParameter("'prefix' must start with '/'")
         size = within("limit", limit, DEFAULT_PAGE, 1, MAX_PAGE)
