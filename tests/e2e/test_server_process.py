@@ -253,3 +253,10 @@ def test_an_import_with_bad_lines_goes_on_and_says_which(tmp_path: Path) -> None
     assert refusals[1].startswith("pathkv: line 4 refused:") and "2^63" in refusals[1]
     assert json.loads(summary) == {"restored": 2, "skipped": 0, "refused": 2,
                                    "refused_lines": [2, 4]}
+
+
+def test_help_is_plain_text_and_names_the_variables() -> None:
+    result = subprocess.run([sys.executable, "-m", "pathkv", "serve", "--help"],
+                            capture_output=True, text=True, timeout=30, check=True)
+    assert "``" not in result.stdout
+    assert "PATHKV_STORE" in result.stdout and "PATHKV_IDLE_TIMEOUT" in result.stdout
