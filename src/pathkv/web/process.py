@@ -20,6 +20,8 @@ from pathkv.web.connections import Peer, reap_idle
 
 log = logging.getLogger("pathkv")
 
+# Seconds an orphaned worker has to stop gracefully before it exits.
+ORPHAN_GRACE = 5.0
 # Lock files of claimed CPUs stay open for the life of the process: the lock is the claim.
 _claims: list[int] = []
 
@@ -71,6 +73,9 @@ class WorkerProcess:
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
         os.kill(os.getpid(), signal.SIGTERM)
+        # Nobody is left to enforce the kill timeout: a worker that has not stopped by then
+        # ends anyway.
+        threading.Timer(ORPHAN_GRACE, os._exit, (1,)).start()
 
 
 def tune_garbage_collector() -> None:

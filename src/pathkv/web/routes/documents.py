@@ -63,8 +63,10 @@ class Documents:
             record.last_updated,
         ):
             return Response(304, content_type=None, headers=headers, cacheable=True)
-        body = meta_view(record, now) if meta else record.body
-        return Response(200, body + b"\n", headers=headers, cacheable=True)
+        # A document is served exactly as stored; the metadata view, like every other JSON
+        # answer of the service, ends with a newline.
+        body = meta_view(record, now) + b"\n" if meta else record.body
+        return Response(200, body, headers=headers, cacheable=True)
 
     async def put(self, request: Request) -> Response:
         content_type = request.header(b"content-type") or ""
