@@ -48,10 +48,14 @@ def test_thousands_of_silent_sockets_do_not_stop_the_service(
     wanted = 3500
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
-    server = run_server(PathkvServer(
-        f"sqlite:///{tmp_path / 'idle.db'}", workers=2, log=tmp_path / "log",
-        env={"PATHKV_IDLE_TIMEOUT": "2", "PATHKV_MAX_CONNECTIONS": "1000"},
-    ))
+    server = run_server(
+        PathkvServer(
+            f"sqlite:///{tmp_path / 'idle.db'}",
+            workers=2,
+            log=tmp_path / "log",
+            env={"PATHKV_IDLE_TIMEOUT": "2", "PATHKV_MAX_CONNECTIONS": "1000"},
+        )
+    )
     server.wait_ready(steady=0.5)
     silent = []
     try:
@@ -85,9 +89,12 @@ def test_host_is_required_exactly_once(sqlite_server: PathkvServer) -> None:
 
 
 def test_a_malformed_chunk_size_is_a_logged_400(sqlite_server: PathkvServer) -> None:
-    answer = raw(sqlite_server.port, b"PUT /chunky HTTP/1.1\r\nHost: t\r\n"
-                 b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 b"zz\r\n{}\r\n0\r\n\r\n")
+    answer = raw(
+        sqlite_server.port,
+        b"PUT /chunky HTTP/1.1\r\nHost: t\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\n{}\r\n0\r\n\r\n",
+    )
     # either a 400 problem or a closed connection, never the server's plain 500
     assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:300]
     assert httpx.get(sqlite_server.base + "/chunky").status_code == 404
@@ -95,33 +102,68 @@ def test_a_malformed_chunk_size_is_a_logged_400(sqlite_server: PathkvServer) -> 
     assert 'status="500"' not in metrics and 'status="499"' not in metrics
 
 
-def test_a_port_in_use_fails_the_start_with_one_line(sqlite_server: PathkvServer,
-                                                     tmp_path: Path) -> None:
+def test_a_port_in_use_fails_the_start_with_one_line(
+    sqlite_server: PathkvServer, tmp_path: Path
+) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pathkv", "serve", "--port", str(sqlite_server.port),
-         "--store", f"sqlite:///{tmp_path / 'second.db'}"],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "pathkv",
+            "serve",
+            "--port",
+            str(sqlite_server.port),
+            "--store",
+            f"sqlite:///{tmp_path / 'second.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     errors = result.stderr.strip().splitlines()
-    assert errors[-1] == f"pathkv: error: 127.0.0.1:{sqlite_server.port} is already in use " \
+    assert (
+        errors[-1] == f"pathkv: error: 127.0.0.1:{sqlite_server.port} is already in use "
         "by another process"
+    )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "second.db").exists()
 
 
 def test_host_names_and_foreign_addresses(tmp_path: Path, run_server: ServerRunner) -> None:
     foreign = subprocess.run(
-        [sys.executable, "-m", "pathkv", "serve", "--host", "192.0.2.1", "--port",
-         str(free_port()), "--store", f"sqlite:///{tmp_path / 'x.db'}"],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "pathkv",
+            "serve",
+            "--host",
+            "192.0.2.1",
+            "--port",
+            str(free_port()),
+            "--store",
+            f"sqlite:///{tmp_path / 'x.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert foreign.returncode == 2 and "Traceback" not in foreign.stderr
     assert foreign.stderr.strip().endswith("not an address of this machine")
     unknown = subprocess.run(
-        [sys.executable, "-m", "pathkv", "serve", "--host", "no-such-host.invalid",
-         "--store", f"sqlite:///{tmp_path / 'x.db'}"],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "pathkv",
+            "serve",
+            "--host",
+            "no-such-host.invalid",
+            "--store",
+            f"sqlite:///{tmp_path / 'x.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert unknown.returncode == 2 and "cannot resolve host" in unknown.stderr
     server = PathkvServer(f"sqlite:///{tmp_path / 'l.db'}", log=tmp_path / "log")
@@ -158,8 +200,9 @@ def _state(pid: int) -> str:
 def test_a_dead_worker_is_replaced_while_the_others_serve(
     tmp_path: Path, run_server: ServerRunner
 ) -> None:
-    server = run_server(PathkvServer(f"sqlite:///{tmp_path / 'w.db'}", workers=2,
-                                     log=tmp_path / "log"))
+    server = run_server(
+        PathkvServer(f"sqlite:///{tmp_path / 'w.db'}", workers=2, log=tmp_path / "log")
+    )
     server.wait_ready(steady=0.5)
     assert server.proc is not None
     before = set(_children(server.proc.pid))
@@ -181,11 +224,15 @@ def test_a_dead_worker_is_replaced_while_the_others_serve(
 
 def test_start_up_lines(tmp_path: Path, run_server: ServerRunner) -> None:
     port = free_port()  # nothing listens here: a refused connection
-    server = run_server(PathkvServer(f"redis://user:s3cret@127.0.0.1:{port}/0",
-                                     log=tmp_path / "log"))
+    server = run_server(
+        PathkvServer(f"redis://user:s3cret@127.0.0.1:{port}/0", log=tmp_path / "log")
+    )
     time.sleep(0.5)
-    lines = [json.loads(line) for line in (tmp_path / "log").read_text().splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "log").read_text().splitlines()
+        if line.startswith("{")
+    ]
     start = next(line for line in lines if line["msg"].startswith("pathkv "))
     assert start["address"] == f"http://127.0.0.1:{server.port}" and start["workers"] == 1
     assert start["store"] == f"redis://127.0.0.1:{port}/0" and start["version"]
@@ -203,15 +250,23 @@ def test_start_up_names_a_bad_database_number(
     assert "has no database 99" in (tmp_path / "log").read_text()
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["serve", "--workers", "0"], "pathkv: error: --workers / PATHKV_WORKERS must be positive"),
-    (["import", "-i", "/nonexistent/x.jsonl"],
-     "pathkv: error: cannot open /nonexistent/x.jsonl: No such file or directory"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["serve", "--workers", "0"], "pathkv: error: --workers / PATHKV_WORKERS must be positive"),
+        (
+            ["import", "-i", "/nonexistent/x.jsonl"],
+            "pathkv: error: cannot open /nonexistent/x.jsonl: No such file or directory",
+        ),
+    ],
+)
 def test_command_line_errors_are_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "pathkv", *args, "--store",
-                             f"sqlite:///{tmp_path / 'c.db'}"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "pathkv", *args, "--store", f"sqlite:///{tmp_path / 'c.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == expected
     assert "Traceback" not in result.stderr
@@ -221,42 +276,85 @@ def test_export_into_a_closed_pipe_or_an_unwritable_file(tmp_path: Path) -> None
     store = f"sqlite:///{tmp_path / 'e.db'}"
     lines = tmp_path / "in.jsonl"
     expires = (int(time.time()) + 3600) * 1000
-    lines.write_text("".join(
-        f'{{"path":"/e/{i}","data":{{"i":{i}}},"version":1,"last_updated_ms":1,'
-        f'"expires_at_ms":{expires},"hits":0}}\n' for i in range(3000)))
-    subprocess.run([sys.executable, "-m", "pathkv", "import", "--store", store, "-i",
-                    str(lines)], check=True, capture_output=True, timeout=60)
-    piped = subprocess.run(f"{sys.executable} -m pathkv export --store {store} | head -2",
-                           shell=True, capture_output=True, text=True, timeout=60)
+    lines.write_text(
+        "".join(
+            f'{{"path":"/e/{i}","data":{{"i":{i}}},"version":1,"last_updated_ms":1,'
+            f'"expires_at_ms":{expires},"hits":0}}\n'
+            for i in range(3000)
+        )
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pathkv", "import", "--store", store, "-i", str(lines)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    piped = subprocess.run(
+        f"{sys.executable} -m pathkv export --store {store} | head -2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert len(piped.stdout.splitlines()) == 2
     assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
-    unwritable = subprocess.run([sys.executable, "-m", "pathkv", "export", "--store", store,
-                                 "-o", "/proc/x"], capture_output=True, text=True, timeout=60)
+    unwritable = subprocess.run(
+        [sys.executable, "-m", "pathkv", "export", "--store", store, "-o", "/proc/x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert unwritable.returncode == 2 and "Traceback" not in unwritable.stderr
     assert unwritable.stderr.strip().startswith("pathkv: error: cannot open /proc/x")
 
 
 def test_an_import_with_bad_lines_goes_on_and_says_which(tmp_path: Path) -> None:
     expires = (int(time.time()) + 3600) * 1000
-    good = '{"path":"/g/%d","data":{},"version":1,"last_updated_ms":1,"expires_at_ms":%d,' \
-        '"hits":0}\n'
+    good = (
+        '{"path":"/g/%d","data":{},"version":1,"last_updated_ms":1,"expires_at_ms":%d,"hits":0}\n'
+    )
     lines = tmp_path / "mixed.jsonl"
-    lines.write_text(good % (1, expires) + "not json\n" + good % (2, expires)
-                     + '{"path":"/big","data":{},"version":%d,"last_updated_ms":1,'
-                     '"expires_at_ms":1,"hits":0}\n' % 2**64)
-    result = subprocess.run([sys.executable, "-m", "pathkv", "import", "--store",
-                             f"sqlite:///{tmp_path / 'i.db'}", "-i", str(lines)],
-                            capture_output=True, text=True, timeout=60)
+    lines.write_text(
+        good % (1, expires)
+        + "not json\n"
+        + good % (2, expires)
+        + '{"path":"/big","data":{},"version":%d,"last_updated_ms":1,'
+        '"expires_at_ms":1,"hits":0}\n' % 2**64
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pathkv",
+            "import",
+            "--store",
+            f"sqlite:///{tmp_path / 'i.db'}",
+            "-i",
+            str(lines),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     *refusals, summary = result.stderr.strip().splitlines()
     assert refusals[0].startswith("pathkv: line 2 refused:")
     assert refusals[1].startswith("pathkv: line 4 refused:") and "2^63" in refusals[1]
-    assert json.loads(summary) == {"restored": 2, "skipped": 0, "refused": 2,
-                                   "refused_lines": [2, 4]}
+    assert json.loads(summary) == {
+        "restored": 2,
+        "skipped": 0,
+        "refused": 2,
+        "refused_lines": [2, 4],
+    }
 
 
 def test_help_is_plain_text_and_names_the_variables() -> None:
-    result = subprocess.run([sys.executable, "-m", "pathkv", "serve", "--help"],
-                            capture_output=True, text=True, timeout=30, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pathkv", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert "``" not in result.stdout
     assert "PATHKV_STORE" in result.stdout and "PATHKV_IDLE_TIMEOUT" in result.stdout
