@@ -120,6 +120,13 @@ class RedisServer:
             sock.sendall(payload)
             return sock.recv(1 << 20)
 
+    def info(self, field: str) -> str:
+        """One field of INFO."""
+        for line in self.command("INFO").decode("latin-1").splitlines():
+            if line.startswith(field + ":"):
+                return line.split(":", 1)[1].strip()
+        raise KeyError(field)
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)

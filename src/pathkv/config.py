@@ -64,6 +64,9 @@ class Settings:
     """Largest ?ttl= a client may ask for, in seconds."""
     max_body_bytes: int = 1024 * 1024
     """Largest request body accepted (413 beyond)."""
+    body_budget_bytes: int = 64 * 1024 * 1024
+    """Bytes of request bodies one worker holds in memory at once (503 with Retry-After when
+    a body finds no room within 2 s); at least PATHKV_MAX_BODY_BYTES."""
     max_depth: int = 64
     """Deepest JSON nesting accepted (400 beyond)."""
     max_path_bytes: int = 1024
@@ -97,6 +100,9 @@ class Settings:
     """Seconds to wait for one Redis request before answering 504."""
     redis_retries: int = 5
     """Reconnection attempts, with exponential backoff, before a connection is declared lost."""
+    redis_allow_eviction: bool = False
+    """Take writes although Redis' maxmemory-policy is not noeviction (Redis may then drop
+    acknowledged documents when it is full)."""
     cors_origins: str = ""
     """Origins (``https://app.example``), comma-separated, whose pages may call the API from a
     browser; none by default."""
@@ -158,6 +164,10 @@ class Settings:
             # Expiry times are milliseconds in 64-bit integers (SQLite, Redis) and doubles
             # (Redis' Lua): a century is far inside both.
             raise ConfigError(f"{ENV_PREFIX}MAX_TTL must be at most {LARGEST_TTL} (100 years)")
+        if self.body_budget_bytes < self.max_body_bytes:
+            raise ConfigError(
+                f"{ENV_PREFIX}BODY_BUDGET_BYTES must be at least {ENV_PREFIX}MAX_BODY_BYTES"
+            )
         if self.default_ttl > self.max_ttl:
             raise ConfigError(f"{ENV_PREFIX}DEFAULT_TTL must not exceed {ENV_PREFIX}MAX_TTL")
         for origin in self.cors_origins_list:

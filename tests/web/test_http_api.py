@@ -234,7 +234,11 @@ async def test_hits_ranking(client: httpx.AsyncClient) -> None:
 
 async def test_reserved_namespace(client: httpx.AsyncClient) -> None:
     assert (await client.get("/-/healthz")).json() == {"status": "ok"}
-    assert (await client.get("/-/readyz")).json() == {"status": "ready"}
+    assert (await client.get("/-/readyz")).json() == {
+        "status": "ready",
+        "writable": True,
+        "reason": None,
+    }
     response = assert_problem(await put(client, "/-/healthz", {"a": 1}), 405)
     assert response["status"] == 405
     assert_problem(await put(client, "/-/mine", {"a": 1}), 405)

@@ -59,8 +59,20 @@ class StoreTimeoutError(StoreError):
     """The store did not answer within its configured timeout."""
 
 
+class CorruptRecord(StoreError):
+    """A stored record is not one pathkv wrote (another tool changed it, or it is damaged)."""
+
+
 class ConditionFailed(Exception):
     """A write's condition did not hold; nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether the store takes writes now; when not, why (it may still serve reads)."""
+
+    writable: bool = True
+    reason: str | None = None
 
 
 class Store(ABC):
@@ -81,6 +93,12 @@ class Store(ABC):
     @abstractmethod
     async def ping(self) -> None:
         """Raise StoreError unless the store can serve requests now."""
+
+    async def health(self) -> StoreHealth:
+        """Whether writes can be made now, and if not, why; raises StoreError when the store
+        cannot be reached at all. The serving side asks every few seconds."""
+        await self.ping()
+        return StoreHealth()
 
     @abstractmethod
     async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:

@@ -94,6 +94,18 @@ class UnsupportedMediaType(Problem):
     title = "Unsupported media type"
 
 
+class ServerBusy(Problem):
+    status = 503
+    slug = "busy"
+    title = "Busy"
+
+
+class DamagedDocument(Problem):
+    status = 500
+    slug = "damaged-document"
+    title = "Stored document is damaged"
+
+
 class StoreUnavailable(Problem):
     status = 503
     slug = "store-unavailable"

@@ -61,6 +61,7 @@ def redis_options(settings: Settings) -> RedisOptions:
         connect_timeout=settings.redis_connect_timeout,
         timeout=settings.redis_timeout,
         retries=settings.redis_retries,
+        allow_eviction=settings.redis_allow_eviction,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -33,6 +34,7 @@ from pathkv.web.router import Router
 from pathkv.web.routes.counter import Counter
 from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
+from pathkv.web.store_health import StoreWatch
 from pathkv.web.streams import Send, deliver
 from pathkv.web.timed_store import TimedStore
 from pathkv.web.wrappers import (
@@ -50,6 +52,8 @@ log = logging.getLogger("pathkv")
 
 # Metrics reach the exposition, and new threads of a serving worker are tuned, this often.
 HOUSEKEEPING_INTERVAL = 1.0
+# Whether the store takes writes is asked every this many housekeeping rounds.
+HEALTH_EVERY = 5
 
 
 class App:
@@ -63,6 +67,7 @@ class App:
         self.settings = settings
         self._process = process
         self.metrics = Metrics()
+        self.store_watch = StoreWatch(self.metrics)
         self.store = TimedStore(store if store is not None else open_store(settings), self.metrics)
         self.service = Service(
             self.store, Policy(settings.default_ttl, settings.max_ttl, settings.max_depth)
@@ -73,7 +78,7 @@ class App:
         self.router: Router = routes.table(
             Documents(self.service, settings, self._body_deadlines),
             Counter(self.service),
-            Endpoints(self.service, self.metrics, draining),
+            Endpoints(self.service, self.metrics, draining, self.store_watch),
             settings.max_path_bytes,
         )
         self._request_ids = RequestIds()
@@ -165,11 +170,15 @@ class App:
         self.metrics.flush()
 
     async def _housekeeping(self) -> None:
-        while True:
+        for tick in itertools.count(1):
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             self.metrics.flush()
             if self._process is not None:
                 self._process.upkeep(self.active_peers, self.draining())
+            if tick % HEALTH_EVERY == 0:
+                # Unreachable is readiness' business; this watches writability.
+                with contextlib.suppress(Exception):
+                    await self.store_watch.check(self.store)
 
     async def _sweep_periodically(self) -> None:
         while True:

@@ -15,7 +15,7 @@ import os
 from time import perf_counter
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from pathkv.web.request import Request
@@ -72,6 +72,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.store_writable = Gauge(
+            "pathkv_store_writable",
+            "1 while the store takes writes, 0 while it refuses them (see /-/readyz for why).",
+            registry=self.registry,
+            multiprocess_mode="livemin",
+        )
+        self.store_writable.set(1)
         self._requests: dict[tuple[str, str, int], int] = {}
         self._latency: dict[str, _Tally] = {}
         self._store_latency: dict[str, _Tally] = {}

@@ -10,8 +10,8 @@ from email.utils import formatdate
 
 import orjson
 
-from pathkv.core.contract import StoreError, StoreTimeoutError
-from pathkv.core.errors import Problem, StoreTimeout, StoreUnavailable
+from pathkv.core.contract import CorruptRecord, StoreError, StoreTimeoutError
+from pathkv.core.errors import DamagedDocument, Problem, StoreTimeout, StoreUnavailable
 
 log = logging.getLogger("pathkv")
 
@@ -61,6 +61,8 @@ def as_problem(exc: Exception) -> Problem:
     """The one place a store failure becomes a client-visible problem."""
     if isinstance(exc, Problem):
         return exc
+    if isinstance(exc, CorruptRecord):
+        return DamagedDocument(str(exc))
     if isinstance(exc, StoreTimeoutError):
         return StoreTimeout(str(exc) or "the store did not answer in time")
     if isinstance(exc, StoreError):

@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 from time import perf_counter
 from typing import TypeVar
 
-from pathkv.core.contract import Record, Store, Write
+from pathkv.core.contract import Record, Store, StoreHealth, Write
 from pathkv.core.etags import Expect
 from pathkv.core.namespaces import Namespace
 from pathkv.web.metrics import Metrics
@@ -44,6 +44,9 @@ class TimedStore(Store):
 
     async def ping(self) -> None:
         await self._timed("ping", self.inner.ping())
+
+    async def health(self) -> StoreHealth:
+        return await self._timed("health", self.inner.health())
 
     async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
         return await self._timed("put", self.inner.put(ns, write, expect))

@@ -1,5 +1,8 @@
 """Where the Redis store keeps things, and how batches are laid out for its scripts.
 
+Times are Redis' own (``TIME`` in the scripts, relative lifetimes): every pathkv replica,
+whatever its clock says, agrees with Redis on what has expired.
+
 Keys under the configured prefix P, for a namespace's key base B (``P`` for the default
 namespace, so data written before namespaces keeps its keys; ``P n:<name>:`` for any other):
   B d:<path>  a string "<version>:<digest>:<updated ms>:<expires ms>:<codec>:<body>",
@@ -64,11 +67,13 @@ class Fields:
         return [flat[i : i + step] for i in range(0, len(flat), step)]
 
 
-# GET: key base, path, count a hit (true/false) -> value (false when there is none), hits
+# GET: key base, path, count a hit (true/false)
+#   -> value (false when there is none), hits, milliseconds left to live (Redis' clock)
 GET_ITEM = Fields(("base", "path", "count"))
-GET_REPLY = Fields(("value", "hits"))
-# PUT: key base, path, stored value after its version (":<digest>:..."), expiry (ms),
-# condition mode, condition tags (a flat list of version, digest pairs)
-#   -> version (0 when the condition failed), hits, created (0/1)
-PUT_ITEM = Fields(("base", "path", "rest", "expires", "mode", "tags"))
-PUT_REPLY = Fields(("version", "hits", "created"))
+GET_REPLY = Fields(("value", "hits", "left"))
+# PUT: key base, path, digest, lifetime (ms), the body with its codec ("<codec>:<body>"),
+# condition mode, condition arguments (a flat list of version, digest pairs, or a time)
+#   -> version (0 when the condition failed, -1 when Redis refused the write), hits (or,
+#      when Redis refused, its error), created (0/1), the time of the write (ms, Redis' clock)
+PUT_ITEM = Fields(("base", "path", "digest", "ttl", "body", "mode", "tags"))
+PUT_REPLY = Fields(("version", "hits", "created", "updated"))

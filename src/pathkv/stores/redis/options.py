@@ -28,6 +28,8 @@ class RedisOptions:
     """Seconds for one request before it counts as timed out."""
     retries: int = 5
     """Reconnection attempts with exponential backoff."""
+    allow_eviction: bool = False
+    """Take writes even when Redis' maxmemory-policy may evict documents."""
 
     @property
     def address(self) -> str:

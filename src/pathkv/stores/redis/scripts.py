@@ -2,6 +2,9 @@
 
 The key layout and the batch layouts are declared in layout.py.
 
+Times come from Redis' clock (``TIME``, and lifetimes given as ``PX``), never from pathkv's:
+with pathkv's clock behind or ahead of Redis', a document still lives exactly its TTL.
+
 The index and hit ranking outlive expired documents; entries whose document is gone are
 removed when listing or ranking meets them, and by `sweep`, which walks the whole index.
 
@@ -38,36 +41,48 @@ end
 # cost is per argument and per reply element, hardly per byte (measured: about 30% less CPU
 # per GET than an argument per field, and 10% less Redis CPU than a table per document).
 BATCH = """
+if redis.replicate_commands then redis.replicate_commands() end
 local batch = cmsgpack.unpack(ARGV[1])
 local out = {}
 local n = 0
 """
 
-# Many reads in one call (see RedisStore: concurrent requests are batched).
+# Many reads in one call (see RedisStore: concurrent requests are batched). A hit that
+# cannot be written (Redis out of memory) is not counted; the document is served anyway.
 GET = (
     BATCH
     + GET_ITEM.lua_for_each()
     + """
-  local d = redis.call('GET', base .. 'd:' .. path)
-  local h = 0
+  local key = base .. 'd:' .. path
+  local d = redis.call('GET', key)
+  local h, left = 0, 0
   if d then
+    left = redis.call('PTTL', key)
     if count then
-      h = redis.call('ZINCRBY', base .. 'hits', 1, path)
+      h = redis.pcall('ZINCRBY', base .. 'hits', 1, path)
+      if type(h) == 'table' and h.err then h = redis.call('ZSCORE', base .. 'hits', path) or 0 end
     else
       h = redis.call('ZSCORE', base .. 'hits', path) or 0
     end
   end
 """
-    + GET_REPLY.lua_emit("d", "h")
+    + GET_REPLY.lua_emit("d", "h", "left")
     + """end
 return cmsgpack.pack(out)
 """
 )
 
-# Many writes in one call, applied in order, each with its own condition.
+# Many writes in one call, applied in order, each with its own condition. The document's
+# SET comes first: under Redis' out-of-memory rule for scripts without flags (6.2), only a
+# script's first write is checked, and a create must not slip past it. One write that Redis
+# refuses fails that write alone.
 PUT = (
     CONDITION
     + BATCH
+    + """
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+"""
     + PUT_ITEM.lua_for_each()
     + """
   local doc = base .. 'd:' .. path
@@ -76,16 +91,23 @@ PUT = (
   if mode == '' or holds(cur, mode, tags) then
     if cur then
       version = tonumber(string.match(cur, '^(%d+):')) + 1
-      hits = redis.call('ZSCORE', base .. 'hits', path) or 0
     else
       version, created = 1, 1
-      redis.call('ZREM', base .. 'hits', path)
     end
-    redis.call('SET', doc, version .. rest, 'PXAT', expires)
-    redis.call('ZADD', base .. 'keys', 0, path)
+    local value = version .. ':' .. digest .. ':' .. now .. ':' .. (now + ttl) .. ':' .. body
+    local stored = redis.pcall('SET', doc, value, 'PX', ttl)
+    if type(stored) == 'table' and stored.err then
+      version, created, hits = -1, 0, stored.err
+    elseif cur then
+      hits = redis.call('ZSCORE', base .. 'hits', path) or 0
+      redis.call('ZADD', base .. 'keys', 0, path)
+    else
+      redis.call('ZREM', base .. 'hits', path)
+      redis.call('ZADD', base .. 'keys', 0, path)
+    end
   end
 """
-    + PUT_REPLY.lua_emit("version", "hits", "created")
+    + PUT_REPLY.lua_emit("version", "hits", "created", "now")
     + """end
 return cmsgpack.pack(out)
 """
@@ -194,3 +216,29 @@ end
 redis.call('SET', KEYS[3], batch[#batch])
 return {removed, 0}
 """
+
+
+# Redis 7 and later read flags from a first line (``#!lua flags=...``): a script that may
+# write and carries no ``allow-oom`` is refused whole while Redis is over its maxmemory, before
+# it runs. Scripts that only read, count hits or free memory may run then; those that store
+# documents may not. Redis 6.2 knows no such line: it gets the scripts without it.
+FLAGS = {
+    "GET": "allow-oom",
+    "PUT": "",
+    "DELETE": "allow-oom",
+    "LIST": "allow-oom",
+    "TOP": "allow-oom",
+    "RESTORE": "",
+    "SWEEP": "allow-oom",
+}
+
+
+def sources(flags: bool) -> dict[str, str]:
+    """Every script by name, with its flags line when the server reads one."""
+    scripts = {name: globals()[name] for name in FLAGS}
+    if not flags:
+        return scripts
+    return {
+        name: (f"#!lua flags={FLAGS[name]}\n" if FLAGS[name] else "#!lua\n") + source
+        for name, source in scripts.items()
+    }

@@ -44,6 +44,7 @@ from pathkv.core.contract import (
     Record,
     Store,
     StoreError,
+    StoreHealth,
     StoreTimeoutError,
     Write,
 )
@@ -63,6 +64,8 @@ SWEEP_PAUSE = 0.002
 # it has; a client that never connected (Redis down at start) would otherwise make every
 # request wait out the connect timeout.
 UNREACHABLE_PAUSE = 1.0
+# After Redis refused a write for lack of memory, health reports it for this long.
+OUT_OF_MEMORY_PAUSE = 10.0
 # Tuning: bodies from this size on are stored zlib-compressed (level 1: about 5 us per KiB here);
 # JSON documents shrink to a third or half, and Redis memory is the costly resource.
 COMPRESS_FROM = 256
@@ -113,13 +116,22 @@ def _condition(expect: Expect | None) -> tuple[str, list[str]]:
     return "exists", []
 
 
-def _value_after_version(digest: str, updated: int, expires: int, body: bytes) -> bytes:
-    """The stored value but its leading version: ``:<digest>:<updated>:<expires>:<codec>:``."""
+def _encoded_body(body: bytes) -> bytes:
+    """The stored value's tail: ``<codec>:<body>``, codec "z" for a zlib-compressed body."""
     if len(body) >= COMPRESS_FROM:
-        codec, body = b"z", zlib.compress(body, COMPRESS_LEVEL)
-    else:
-        codec = b"-"
-    return b":%s:%d:%d:%s:%s" % (digest.encode("ascii"), updated, expires, codec, body)
+        return b"z:" + zlib.compress(body, COMPRESS_LEVEL)
+    return b"-:" + body
+
+
+def _stored_value(record: Record) -> bytes:
+    """The whole stored value: ``<version>:<digest>:<updated>:<expires>:<codec>:<body>``."""
+    return b"%d:%s:%d:%d:%s" % (
+        record.version,
+        record.digest.encode("ascii"),
+        record.last_updated,
+        record.expires_at,
+        _encoded_body(record.body),
+    )
 
 
 def _record(path: str, value: bytes, hits: bytes | str | float) -> Record:
@@ -129,6 +141,15 @@ def _record(path: str, value: bytes, hits: bytes | str | float) -> Record:
     return Record(
         path, body, int(version), digest.decode("ascii"), int(updated), int(expires), _hits(hits)
     )
+
+
+def _major_version(info: str) -> int:
+    """The major version in INFO server (Valkey reports a compatible redis_version)."""
+    for line in info.splitlines():
+        if line.startswith("redis_version:"):
+            with contextlib.suppress(ValueError):
+                return int(line.split(":", 1)[1].split(".", 1)[0])
+    return 0
 
 
 def _pack(values: list[Any]) -> bytes:
@@ -168,9 +189,17 @@ class RedisStore(Store):
         self._reads: Batcher[tuple[str, str, bool], Any] = Batcher(self._get_many)
         self._writes: Batcher[tuple[str, Write, Expect | None], Any] = Batcher(self._put_many)
         self._increments: Batcher[str, int] = Batcher(self._incr_many)
+        # Until the server's version is known, scripts go without a flags line (6.2 knows
+        # none; 7 runs them too, with the older out-of-memory rule).
+        self._use_scripts(flags=False)
+        self._eviction: str | None = None  # why writes are refused (maxmemory-policy)
+        self._out_of_memory_until = 0.0
+
+    def _use_scripts(self, flags: bool) -> None:
+        self._flags = flags
         self._scripts = {
-            name: Script(getattr(lua, name))  # type: ignore[no-untyped-call]
-            for name in ("GET", "PUT", "DELETE", "LIST", "TOP", "RESTORE", "SWEEP")
+            name: Script(source)  # type: ignore[no-untyped-call]
+            for name, source in lua.sources(flags).items()
         }
 
     # lifecycle -------------------------------------------------------------------------
@@ -187,6 +216,10 @@ class RedisStore(Store):
         loop = asyncio.get_running_loop()
         for batcher in (self._reads, self._writes, self._increments):
             batcher.bind(loop)
+        # Learn the server's version and policy now if it is there; later checks follow.
+        with contextlib.suppress(StoreError, TimeoutError):
+            async with asyncio.timeout(self.options.connect_timeout):
+                await self.health()
 
     async def close(self) -> None:
         clients, self._clients = self._clients, []
@@ -196,6 +229,50 @@ class RedisStore(Store):
 
     async def ping(self) -> None:
         await self._call(lambda c: c.custom_command(["PING"]))
+
+    async def health(self) -> StoreHealth:
+        """The server's version (which scripts to use) and whether its maxmemory-policy
+        keeps documents; asked at start and every few seconds, so a Redis that comes back
+        or is replaced (reconnect, failover) is checked again."""
+        info = _text(await self._call(lambda c: c.custom_command(["INFO", "server"])))
+        flags = _major_version(info) >= 7
+        if flags != self._flags:
+            self._use_scripts(flags)
+        policy = await self._policy()
+        if policy != "noeviction" and not self.options.allow_eviction:
+            self._eviction = (
+                f"Redis' maxmemory-policy is {policy}: it may evict stored documents; set it "
+                "to noeviction, or PATHKV_REDIS_ALLOW_EVICTION=true to accept the risk"
+            )
+        else:
+            self._eviction = None
+        if self._eviction is not None:
+            return StoreHealth(False, self._eviction)
+        if time.monotonic() < self._out_of_memory_until:
+            return StoreHealth(False, "Redis is out of memory (maxmemory): writes are refused")
+        return StoreHealth()
+
+    async def _policy(self) -> str:
+        """maxmemory-policy, from CONFIG GET, or INFO where CONFIG is not allowed."""
+        try:
+            reply = await self._call(
+                lambda c: c.custom_command(["CONFIG", "GET", "maxmemory-policy"])
+            )
+            if isinstance(reply, dict):
+                return _text(next(iter(reply.values())))
+            if isinstance(reply, list) and len(reply) == 2:
+                return _text(reply[1])
+        except StoreError:
+            pass
+        info = _text(await self._call(lambda c: c.custom_command(["INFO", "memory"])))
+        for line in info.splitlines():
+            if line.startswith("maxmemory_policy:"):
+                return line.split(":", 1)[1].strip()
+        return "unknown"
+
+    def _check_writable(self) -> None:
+        if self._eviction is not None:
+            raise StoreError(self._eviction)
 
     # helpers ---------------------------------------------------------------------------
 
@@ -216,8 +293,11 @@ class RedisStore(Store):
         except CircuitBreakerError as exc:
             raise StoreError("Redis is unreachable; retrying in the background") from exc
         except (GlideError, OSError) as exc:
-            if "connect failed" in str(exc).lower():
+            text = str(exc)
+            if "connect failed" in text.lower():
                 self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE
+            elif text.startswith("OOM") or "OOM command not allowed" in text:
+                self._out_of_memory_until = time.monotonic() + OUT_OF_MEMORY_PAUSE
             raise StoreError(f"Redis: {exc}") from exc
         finally:
             if probe:
@@ -249,17 +329,31 @@ class RedisStore(Store):
         batch: list[Any] = []
         for base, write, expect in items:
             mode, tags = _condition(expect)
-            rest = _value_after_version(write.digest, write.now, write.expires_at, write.body)
-            batch += (base, write.path, rest, b"%d" % write.expires_at, mode, tags)
+            # Only the lifetime is sent: Redis' clock decides when it ends (see scripts.py).
+            ttl = b"%d" % (write.expires_at - write.now)
+            batch += (base, write.path, write.digest, ttl, _encoded_body(write.body), mode, tags)
         return PUT_REPLY.split(_unpack(await self._script("PUT", [], [_pack(batch)])))
 
     async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
+        self._check_writable()
         base = await self._base_for_write(ns)
-        version, hits, created = await self._writes.submit((base, write, expect))
+        version, hits, created, updated = await self._writes.submit((base, write, expect))
         if version == 0:
             raise ConditionFailed(write.path)
+        if version == -1:
+            why = _text(hits)
+            if "OOM" in why:
+                self._out_of_memory_until = time.monotonic() + OUT_OF_MEMORY_PAUSE
+            raise StoreError(f"Redis refused to store {write.path}: {why}")
+        lifetime = write.expires_at - write.now
         return Record(
-            write.path, write.body, version, write.digest, write.now, write.expires_at, _hits(hits)
+            write.path,
+            write.body,
+            version,
+            write.digest,
+            updated,
+            updated + lifetime,
+            _hits(hits),
         ), created == 1
 
     async def _get_many(self, items: list[tuple[str, str, bool]]) -> list[Any]:
@@ -267,10 +361,13 @@ class RedisStore(Store):
         return GET_REPLY.split(_unpack(await self._script("GET", [], [_pack(batch)])))
 
     async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
-        value, hits = await self._reads.submit((self._base(ns), path, count_hit))
+        value, hits, left = await self._reads.submit((self._base(ns), path, count_hit))
         if value is False:
             return None
-        return _record(path, value, hits)
+        record = _record(path, value, hits)
+        # The time left is Redis': on pathkv's clock the document expires now + left.
+        record.expires_at = now + max(int(left), 1)
+        return record
 
     async def delete(self, ns: Namespace, path: str, now: int, expect: Expect | None) -> bool:
         base = self._base(ns)
@@ -313,16 +410,14 @@ class RedisStore(Store):
     async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
         if record.expires_at <= now:
             return False
+        self._check_writable()
         base = await self._base_for_write(ns)
         result = await self._script(
             "RESTORE",
             [base + "d:" + record.path, base + "hits", base + "keys"],
             [
                 record.path,
-                str(record.version).encode("ascii")
-                + _value_after_version(
-                    record.digest, record.last_updated, record.expires_at, record.body
-                ),
+                _stored_value(record),
                 str(record.version),
                 str(record.expires_at),
                 str(record.hits),
@@ -348,6 +443,8 @@ class RedisStore(Store):
         return values
 
     async def incr_root(self, ns: Namespace, by: int = 1) -> int:
+        if by:
+            self._check_writable()
         if by != 1:
             base = self._base(ns)
             return int(await self._call(lambda c: c.incrby(base + "count", by)))

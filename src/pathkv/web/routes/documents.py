@@ -10,6 +10,7 @@ from pathkv.core import etags
 from pathkv.core.contract import Record
 from pathkv.core.documents import require_supported
 from pathkv.core.service import Service, meta_view, seconds_left
+from pathkv.web.body_budget import BodyBudget
 from pathkv.web.deadlines import Deadlines
 from pathkv.web.request import Request, read_body
 from pathkv.web.responses import Headers, Response, http_date
@@ -44,6 +45,7 @@ class Documents:
         self._max_body = settings.max_body_bytes
         self._body_timeout = settings.body_timeout
         self._deadlines = deadlines
+        self._budget = BodyBudget(settings.body_budget_bytes)
 
     async def read(self, request: Request) -> Response:
         """GET (a hit) and HEAD (not one), or with ``?meta`` the metadata view (not a hit)."""
@@ -73,12 +75,26 @@ class Documents:
         require_supported(content_type)
         ttl = request.integer("ttl") if request.scope.get("query_string") else None
         expect = self._condition(request)
-        body = await read_body(
-            request.receive, request.headers, self._max_body, self._deadlines, self._body_timeout
+        declared = request.headers.get(b"content-length")
+        size = (
+            min(int(declared), self._max_body)
+            if declared is not None and declared.isdigit()
+            else self._max_body
         )
-        record, created = await self.service.put(
-            request.namespace, request.path, content_type, body, ttl, expect
-        )
+        await self._budget.take(size)
+        try:
+            body = await read_body(
+                request.receive,
+                request.headers,
+                self._max_body,
+                self._deadlines,
+                self._body_timeout,
+            )
+            record, created = await self.service.put(
+                request.namespace, request.path, content_type, body, ttl, expect
+            )
+        finally:
+            self._budget.give_back(size)
         now = self.service.clock()
         headers = document_headers(record, now)
         if created:

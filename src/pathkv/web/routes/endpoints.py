@@ -3,7 +3,6 @@ description, listing and the hit ranking."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from pathkv.core.errors import NotReady
@@ -13,13 +12,19 @@ from pathkv.web.metrics import Metrics
 from pathkv.web.openapi import spec as openapi_spec
 from pathkv.web.request import Request
 from pathkv.web.responses import Response, as_problem, json_response
-
-READY_TIMEOUT = 2.0
+from pathkv.web.store_health import StoreWatch
 
 
 class Endpoints:
-    def __init__(self, service: Service, metrics: Metrics, draining: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        service: Service,
+        metrics: Metrics,
+        draining: Callable[[], bool],
+        watch: StoreWatch,
+    ) -> None:
         self.service = service
+        self._watch = watch
         self._metrics = metrics
         self._draining = draining
         self._openapi: bytes | None = None
@@ -31,13 +36,14 @@ class Endpoints:
         if self._draining():
             raise NotReady("shutting down")
         try:
-            async with asyncio.timeout(READY_TIMEOUT):
-                await self.service.check_ready()
+            health = await self._watch.check(self.service.store)
         except TimeoutError:
             raise NotReady("the store did not answer in time") from None
         except Exception as exc:
             raise NotReady(f"the store is unreachable: {as_problem(exc).detail}") from None
-        return json_response(200, {"status": "ready"})
+        return json_response(
+            200, {"status": "ready", "writable": health.writable, "reason": health.reason}
+        )
 
     async def metrics(self, request: Request) -> Response:
         return Response(200, self._metrics.exposition(), METRICS_TYPE)
