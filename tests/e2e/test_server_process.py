@@ -18,19 +18,18 @@ import httpx
 import pytest
 
 from tests.conftest import ServerRunner
+from tests.robustness.test_hostile_http import exchange
 from tests.servers import PathkvServer, _children, free_port
 
 
 def raw(port: int, request: bytes, timeout: float = 5) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout) as sock:
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        return data
+    """The status line and headers of the answer to raw request bytes (b"" if none)."""
+    try:
+        status, headers, _ = exchange(port, request, timeout)
+    except (ValueError, IndexError):  # the connection closed without an answer
+        return b""
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"HTTP/1.1 {status}\r\n{lines}".encode("latin-1")
 
 
 def health(port: int, timeout: float = 2) -> bool:

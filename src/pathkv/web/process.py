@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from pathlib import Path
 
 from pathkv.web.connections import Peer, reap_idle
@@ -22,6 +23,7 @@ log = logging.getLogger("pathkv")
 
 # Seconds an orphaned worker has to stop gracefully before it exits.
 ORPHAN_GRACE = 5.0
+PARENT_CHECK_INTERVAL = 0.5
 # Lock files of claimed CPUs stay open for the life of the process: the lock is the claim.
 _claims: list[int] = []
 
@@ -38,12 +40,14 @@ class WorkerProcess:
         idle_timeout: float = 10.0,
     ) -> None:
         self._pin_lock_dir = pin_lock_dir
-        self._parent_pid = parent_pid
         self._runtime_dir = runtime_dir
         self._port = port
         self._idle_ms = int(idle_timeout * 1000)
         self._yield_to_loop = False
-        self._orphaned = False
+        if parent_pid is not None:
+            threading.Thread(
+                target=self._watch_parent, args=(parent_pid,), name="pathkv-parent", daemon=True
+            ).start()
 
     def start(self, store_works_off_loop: bool) -> None:
         tune_garbage_collector()
@@ -56,26 +60,25 @@ class WorkerProcess:
         """Runs on the event loop's thread (so it knows which thread that is), every second:
         a worker whose supervisor died stops, idle client connections are closed (while
         draining, at once: the server waits for open connections before it stops)."""
-        if self._parent_pid is not None and os.getppid() != self._parent_pid:
-            self._stop_orphan()
         if self._port is not None:
             reap_idle(self._port, 0 if draining else self._idle_ms, active_peers or set())
         if self._yield_to_loop:
             yield_to_event_loop(threading.get_native_id())
 
-    def _stop_orphan(self) -> None:
-        """The supervising ``pathkv serve`` died (kill -9): nobody will stop this worker or
+    def _watch_parent(self, parent_pid: int) -> None:
+        """A thread from the worker's first moment (even before its app has started): once
+        the supervising ``pathkv serve`` is gone (kill -9), nobody will stop this worker or
         clean up after it, so it stops itself gracefully and removes the runtime files."""
-        if self._orphaned:
-            return
-        self._orphaned = True
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_INTERVAL)
         log.warning("the serving process is gone; this worker stops")
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
         os.kill(os.getpid(), signal.SIGTERM)
         # Nobody is left to enforce the kill timeout: a worker that has not stopped by then
         # ends anyway.
-        threading.Timer(ORPHAN_GRACE, os._exit, (1,)).start()
+        time.sleep(ORPHAN_GRACE)
+        os._exit(1)
 
 
 def tune_garbage_collector() -> None:

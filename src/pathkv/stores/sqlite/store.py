@@ -293,10 +293,24 @@ class SQLiteStore(Store):
         return await self._writer.submit(op)
 
     @staticmethod
-    def _remember(conn: sqlite3.Connection, ns: Namespace) -> None:
-        """Record a namespace in the transaction of its writes (default needs no record)."""
+    def _store(conn: sqlite3.Connection, ns: Namespace, record: Record) -> None:
+        """Write a record as it is; a namespace other than default is recorded in the same
+        transaction."""
         if ns.name != DEFAULT.name:
             conn.execute("INSERT OR IGNORE INTO namespaces (name) VALUES (?)", (ns.name,))
+        conn.execute(
+            UPSERT,
+            (
+                ns.name,
+                record.path,
+                record.body,
+                record.version,
+                record.digest,
+                record.last_updated,
+                record.expires_at,
+                record.hits,
+            ),
+        )
 
     # hits ------------------------------------------------------------------------------
 
@@ -350,20 +364,7 @@ class SQLiteStore(Store):
                 write.expires_at,
                 row[3] if live else 0,
             )
-            self._remember(conn, ns)
-            conn.execute(
-                UPSERT,
-                (
-                    name,
-                    record.path,
-                    record.body,
-                    record.version,
-                    record.digest,
-                    record.last_updated,
-                    record.expires_at,
-                    record.hits,
-                ),
-            )
+            self._store(conn, ns, record)
             return record, not live
 
         record, created = await self._write(op)
@@ -440,20 +441,7 @@ class SQLiteStore(Store):
             ).fetchone()
             if record.expires_at <= now or (row is not None and row[0] >= record.version):
                 return False
-            self._remember(conn, ns)
-            conn.execute(
-                UPSERT,
-                (
-                    name,
-                    record.path,
-                    record.body,
-                    record.version,
-                    record.digest,
-                    record.last_updated,
-                    record.expires_at,
-                    record.hits,
-                ),
-            )
+            self._store(conn, ns, record)
             return True
 
         restored: bool = await self._write(op)
