@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -258,3 +259,50 @@ async def test_a_damaged_file_is_refused_at_start(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(StoreError, match="damaged"):
         await open_store(Settings(store=f"sqlite:///{path}")).open()
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB filesystem of its own (tmpfs; the test suite runs as root)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(
+    small_filesystem: Path, tmp_path: Path, run_server: ServerRunner
+) -> None:
+    filler = small_filesystem / "filler"
+    filler.write_bytes(b"\0" * 200 * 1024)
+    server = run_server(
+        PathkvServer(f"sqlite:///{small_filesystem / 'full.db'}", log=tmp_path / "log")
+    )
+    server.wait_ready(steady=0.2)
+    body = {"pad": "z" * 4000}
+    acknowledged = []
+    with httpx.Client(base_url=server.base, timeout=10) as client:
+        for i in range(1000):
+            answer = client.put(f"/full/{i}", json=body)
+            if answer.status_code != 201:
+                break
+            acknowledged.append(i)
+        assert answer.status_code == 503, answer.text
+        assert acknowledged, "nothing could be written at all"
+        ready = client.get("/-/readyz")
+        assert ready.status_code == 200 and ready.json()["writable"] is False
+        assert "full" in ready.json()["reason"]
+        assert "pathkv_store_writable 0.0" in client.get("/-/metrics").text
+        for i in acknowledged[:: max(1, len(acknowledged) // 10)]:
+            assert client.get(f"/full/{i}").json() == body  # reads go on
+        filler.unlink()  # room again: no restart needed
+        deadline = time.monotonic() + 10
+        while client.put("/full/after", json=body).status_code != 201:
+            assert time.monotonic() < deadline, "writes did not recover"
+            time.sleep(0.2)
+        assert client.get("/-/readyz").json()["writable"] is True
+        for i in acknowledged:
+            assert client.get(f"/full/{i}").status_code == 200, i
