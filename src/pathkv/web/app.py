@@ -102,17 +102,19 @@ class App:
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         self._request_ids.assign(request)
-        peer = peer_of(scope.get("client"))
+        response = await self.respond(request)
+        for finish in self.finishers:
+            finish(request, response)
+        # A stream may go quiet on the client's side for long: its connection is in use.
+        # Tuning: only streams are noted; every other answer comes within the store's
+        # timeouts, inside the idle timeout.
+        peer = peer_of(scope.get("client")) if response.stream is not None else None
         if peer is not None:
             self.active_peers.add(peer)
         try:
-            response = await self.respond(request)
-            for finish in self.finishers:
-                finish(request, response)
-            try:
-                sent = await deliver(send, receive, request.method, response)
-            except (OSError, RuntimeError):  # the client went away while the answer was sent
-                response.status, sent = CLIENT_GONE, 0
+            sent = await deliver(send, receive, request.method, response)
+        except (OSError, RuntimeError):  # the client went away while the answer was sent
+            response.status, sent = CLIENT_GONE, 0
         finally:
             if peer is not None:
                 self.active_peers.discard(peer)
