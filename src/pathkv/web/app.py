@@ -29,8 +29,8 @@ from pathkv.web.deadlines import Deadlines
 from pathkv.web.metrics import Metrics
 from pathkv.web.process import WorkerProcess
 from pathkv.web.request import Receive, Request, Scope
-from pathkv.web.responses import CLIENT_GONE, Response
-from pathkv.web.router import Router
+from pathkv.web.responses import CLIENT_GONE
+from pathkv.web.router import Handler, Router
 from pathkv.web.routes.counter import Counter
 from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
@@ -87,9 +87,12 @@ class App:
         cors = Cors(settings.cors_origins_list)
         self.guards: list[Guard] = [cors.guard]
         self.wrappers: list[Wrapper] = []
-        self.finishers: list[Finisher] = [self._request_ids.echo, cache_policy, cors.finish]
+        self.finishers: list[Finisher] = [self._request_ids.echo, cache_policy]
+        if cors.allowed:
+            self.finishers.append(cors.finish)
         self.observers: list[Observer] = [self.metrics.observe_request, logs.access]
-        self._handle = compose(self.router.dispatch, self.wrappers)
+        self._handle: Handler | None = None
+        self.rewire()
 
     # ASGI entry ------------------------------------------------------------------------
 
@@ -102,7 +105,23 @@ class App:
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         self._request_ids.assign(request)
-        response = await self.respond(request)
+        # The guards, then the handler (through the wrappers, if any); whatever any of them
+        # raises becomes the problem+json answer, here and nowhere else.
+        # Tuning: inline rather than a method, and without wrappers the route's handler is
+        # awaited directly: each coroutine level costs about 2% of an in-process GET.
+        try:
+            for guard in self.guards:
+                early = guard(request)
+                if early is not None:
+                    response = early
+                    break
+            else:
+                if self._handle is None:
+                    response = await self.router.resolve(request)(request)
+                else:
+                    response = await self._handle(request)
+        except Exception as exc:
+            response = error_response(exc, request)
         for finish in self.finishers:
             finish(request, response)
         # A stream may go quiet on the client's side for long: its connection is in use.
@@ -121,21 +140,9 @@ class App:
         for observe in self.observers:
             observe(request, response, sent)
 
-    async def respond(self, request: Request) -> Response:
-        """The guards, then the handler (through the wrappers); whatever any of them raises
-        becomes the problem+json answer."""
-        try:
-            for guard in self.guards:
-                early = guard(request)
-                if early is not None:
-                    return early
-            return await self._handle(request)
-        except Exception as exc:
-            return error_response(exc, request)
-
     def rewire(self) -> None:
         """Rebuild the handler chain after wrappers or routes were changed (tests, plugins)."""
-        self._handle = compose(self.router.dispatch, self.wrappers)
+        self._handle = compose(self.router.dispatch, self.wrappers) if self.wrappers else None
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -60,9 +60,8 @@ class Cors:
         return None
 
     def finish(self, request: Request, response: Response) -> None:
-        """The finisher: tells the browser which origins may read the answer."""
-        if not self.allowed:
-            return
+        """The finisher (installed only when some origin is allowed): tells the browser
+        which origins may read the answer."""
         origin = self._origin(request)
         if origin is not None:
             response.headers += [

@@ -83,8 +83,11 @@ class Router:
         )
 
     async def dispatch(self, request: Request) -> Response:
-        """Check the request line and Host, normalize, route, check the query, and call the
-        route's handler."""
+        """Resolve the request's handler and call it."""
+        return await self.resolve(request)(request)
+
+    def resolve(self, request: Request) -> Handler:
+        """Check Host, normalize the path, route, check the query: the handler to call."""
         headers = request.headers
         # The HTTP server reports a missing Host as an empty one.
         if not headers.get(b"host") or (
@@ -115,7 +118,7 @@ class Router:
                         else " (it takes none)"
                     )
                 )
-        return await handler(request)
+        return handler
 
 
 __all__ = ["KNOWN_METHODS", "Handler", "Route", "Router"]
