@@ -41,6 +41,18 @@ class InvalidDocument(BadRequest):
     title = "Invalid document"
 
 
+class IncompleteBody(BadRequest):
+    """The body ended before it was complete.
+
+    The client closed in the middle of its body, or the server found its chunked encoding
+    malformed: the two look alike to the app. A 400 answers the second (and is lost on the
+    first), and both are logged and counted as a 400 rather than as a vanished request.
+    """
+
+    slug = "incomplete-body"
+    title = "Incomplete request body"
+
+
 class InvalidParameter(BadRequest):
     slug = "invalid-parameter"
     title = "Invalid query parameter"

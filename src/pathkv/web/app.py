@@ -3,7 +3,7 @@ life of a request through them.
 
 A request is read once (request.py) and given an id, seen by the guards (CORS, and later
 authentication) and passed through the wrappers to the route table (routes/); every error
-becomes problem+json in one place (``respond``); the answer is finished (the id's echo, the
+becomes problem+json in one place (``App.handle``); the answer is finished (the id's echo, the
 cache policy, CORS headers), sent (streams.py), and then seen by the observers (metrics,
 access log). wrappers.py says what goes in each stage. The app owns no globals:
 ``create_app`` builds one from settings, and tests pass their own store.
@@ -82,7 +82,7 @@ class App:
             settings.max_path_bytes,
         )
         self._request_ids = RequestIds()
-        # Peers with a request in flight: their connections are not idle (connections.py).
+        # Peers with a request in flight: their connections are in use (connections.py).
         self.active_peers: set[Peer] = set()
         cors = Cors(settings.cors_origins_list)
         self.guards: list[Guard] = [cors.guard]
@@ -105,35 +105,35 @@ class App:
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         self._request_ids.assign(request)
-        # The guards, then the handler (through the wrappers, if any); whatever any of them
-        # raises becomes the problem+json answer, here and nowhere else.
-        # Tuning: inline rather than a method, and without wrappers the route's handler is
-        # awaited directly: each coroutine level costs about 2% of an in-process GET.
-        try:
-            for guard in self.guards:
-                early = guard(request)
-                if early is not None:
-                    response = early
-                    break
-            else:
-                if self._handle is None:
-                    response = await self.router.resolve(request)(request)
-                else:
-                    response = await self._handle(request)
-        except Exception as exc:
-            response = error_response(exc, request)
-        for finish in self.finishers:
-            finish(request, response)
-        # A stream may go quiet on the client's side for long: its connection is in use.
-        # Tuning: only streams are noted; every other answer comes within the store's
-        # timeouts, inside the idle timeout.
-        peer = peer_of(scope.get("client")) if response.stream is not None else None
+        # A connection with a request in flight is in use, however silent the client is
+        # while it waits (connections.py closes only the others).
+        peer = peer_of(scope.get("client"))
         if peer is not None:
             self.active_peers.add(peer)
         try:
-            sent = await deliver(send, receive, request.method, response)
-        except (OSError, RuntimeError):  # the client went away while the answer was sent
-            response.status, sent = CLIENT_GONE, 0
+            # The guards, then the handler (through the wrappers, if any); whatever any of
+            # them raises becomes the problem+json answer, here and nowhere else.
+            # Tuning: inline rather than a method, and without wrappers the route's handler
+            # is awaited directly: each coroutine level costs about 2% of an in-process GET.
+            try:
+                for guard in self.guards:
+                    early = guard(request)
+                    if early is not None:
+                        response = early
+                        break
+                else:
+                    if self._handle is None:
+                        response = await self.router.resolve(request)(request)
+                    else:
+                        response = await self._handle(request)
+            except Exception as exc:
+                response = error_response(exc, request)
+            for finish in self.finishers:
+                finish(request, response)
+            try:
+                sent = await deliver(send, receive, request.method, response)
+            except (OSError, RuntimeError):  # the client went away during the answer
+                response.status, sent = CLIENT_GONE, 0
         finally:
             if peer is not None:
                 self.active_peers.discard(peer)

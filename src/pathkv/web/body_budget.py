@@ -26,9 +26,15 @@ class BodyBudget:
     def used(self) -> int:
         return self._used
 
-    async def take(self, size: int) -> None:
-        if self._used + size <= self._limit:  # the fast path: no await, no allocation
+    def try_take(self, size: int) -> bool:
+        """Take size if it is there now (the common case, without a coroutine)."""
+        if self._used + size <= self._limit:
             self._used += size
+            return True
+        return False
+
+    async def take(self, size: int) -> None:
+        if self.try_take(size):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait

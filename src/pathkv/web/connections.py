@@ -8,11 +8,9 @@ bounds keep-alive connections left idle between requests.
 
 Linux only: the worker looks at its own sockets (``/proc/self/fd``), asks the kernel how long
 each has been silent (``TCP_INFO``: ``tcpi_last_data_recv``, counted from the connection's
-start when it never sent anything), and shuts down those past the timeout whose peer is not
-being sent a stream. Any other answer comes within the store's timeouts (keep
-PATHKV_IDLE_TIMEOUT above PATHKV_SQLITE_BUSY_TIMEOUT and PATHKV_REDIS_TIMEOUT). Only
-connections to the server's own port are considered: the worker's connections to its store
-are left alone.
+start when it never sent anything), and shuts down those past the timeout whose peer has no
+request in flight (a stream being sent counts as in flight). Only connections to the
+server's own port are considered: the worker's connections to its store are left alone.
 """
 
 from __future__ import annotations

@@ -7,25 +7,19 @@ import time
 from typing import Any
 from urllib.parse import unquote_plus
 
-from pathkv.core.errors import BadRequest, InvalidParameter, PayloadTooLarge, RequestTimeout
+from pathkv.core.errors import (
+    BadRequest,
+    IncompleteBody,
+    InvalidParameter,
+    PayloadTooLarge,
+    RequestTimeout,
+)
 from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.web.deadlines import Deadlines
 
 Scope = dict[str, Any]
 Receive = Any
 DOCUMENT_ROUTE = "/{path}"
-
-
-class BodyIncomplete(BadRequest):
-    """The body ended before it was complete.
-
-    The client closed in the middle of its body, or the server found its chunked encoding
-    malformed: the two look alike to the app. A 400 answers the second (and is lost on the
-    first), and both are logged and counted as a 400 rather than as a vanished request.
-    """
-
-    slug = "incomplete-body"
-    title = "Incomplete request body"
 
 
 class Request:
@@ -157,7 +151,7 @@ async def read_body(
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise BodyIncomplete(
+                raise IncompleteBody(
                     "the body ended before it was complete: the connection closed, or its "
                     "chunked encoding is malformed"
                 )

@@ -19,7 +19,7 @@ from pathkv.web.responses import Response
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def head_of(response: Response, method: str) -> dict[str, Any]:
+def head_of(response: Response) -> dict[str, Any]:
     headers = response.headers
     if response.content_type is not None:
         headers.append((b"content-type", response.content_type))
@@ -30,7 +30,7 @@ def head_of(response: Response, method: str) -> dict[str, Any]:
 
 async def deliver(send: Send, receive: Receive, method: str, response: Response) -> int:
     """Send response; returns the body bytes sent."""
-    await send(head_of(response, method))
+    await send(head_of(response))
     if response.stream is not None:
         if method == "HEAD":
             await _close(response.stream)

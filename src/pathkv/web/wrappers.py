@@ -1,4 +1,4 @@
-"""Cross-cutting concerns, one place each, in the stages of a request (see App.respond).
+"""Cross-cutting concerns, one place each, in the stages of a request (see App.handle).
 
 - Guards look at a request before its handler and may answer it themselves or refuse it
   (raise a Problem): CORS preflights and cross-site refusals, and later authentication.

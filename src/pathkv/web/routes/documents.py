@@ -81,7 +81,8 @@ class Documents:
             if declared is not None and declared.isdigit()
             else self._max_body
         )
-        await self._budget.take(size)
+        if not self._budget.try_take(size):
+            await self._budget.take(size)
         try:
             body = await read_body(
                 request.receive,
