@@ -223,34 +223,15 @@ def servers(redis_port: int, workdir: Path) -> Iterator[tuple[str, list[str], di
         {"REDIS_PORT": str(redis_port)},
     )
     quiet = {"PATHKV_LOG_LEVEL": "WARNING", "PATHKV_SHUTDOWN_DELAY": "0"}
+    serve = [python, "-m", "pathkv", "serve", "--workers", "2", "--pin-workers", "--store"]
     yield (
         "pathkv on Redis (2 pinned workers)",
-        [
-            python,
-            "-m",
-            "pathkv",
-            "serve",
-            "--workers",
-            "2",
-            "--pin-workers",
-            "--store",
-            f"redis://127.0.0.1:{redis_port}/0",
-        ],
+        [*serve, f"redis://127.0.0.1:{redis_port}/0"],
         {**quiet, "PATHKV_REDIS_PREFIX": "bench:"},
     )
     yield (
         "pathkv on SQLite (2 pinned workers)",
-        [
-            python,
-            "-m",
-            "pathkv",
-            "serve",
-            "--workers",
-            "2",
-            "--pin-workers",
-            "--store",
-            f"sqlite:///{workdir / 'bench.db'}",
-        ],
+        [*serve, f"sqlite:///{workdir / 'bench.db'}"],
         quiet,
     )
 
