@@ -167,6 +167,3 @@ class Service:
         for ns in await self.store.namespaces():
             removed += await self.store.sweep(ns, self.clock(), limit)
         return removed
-
-    async def check_ready(self) -> None:
-        await self.store.ping()

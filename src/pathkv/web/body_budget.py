@@ -22,10 +22,6 @@ class BodyBudget:
         self._used = 0
         self._freed: asyncio.Event | None = None
 
-    @property
-    def used(self) -> int:
-        return self._used
-
     def try_take(self, size: int) -> bool:
         """Take size if it is there now (the common case, without a coroutine)."""
         if self._used + size <= self._limit:

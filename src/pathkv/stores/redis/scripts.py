@@ -235,7 +235,15 @@ FLAGS = {
 
 def sources(flags: bool) -> dict[str, str]:
     """Every script by name, with its flags line when the server reads one."""
-    scripts = {name: globals()[name] for name in FLAGS}
+    scripts = {
+        "GET": GET,
+        "PUT": PUT,
+        "DELETE": DELETE,
+        "LIST": LIST,
+        "TOP": TOP,
+        "RESTORE": RESTORE,
+        "SWEEP": SWEEP,
+    }
     if not flags:
         return scripts
     return {
