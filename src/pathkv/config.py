@@ -6,6 +6,7 @@ Every field has a default, a type and a docstring; README.md's configuration tab
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -106,6 +107,16 @@ class Settings:
     cors_origins: str = ""
     """Origins (``https://app.example``), comma-separated, whose pages may call the API from a
     browser; none by default."""
+    auth: str = ""
+    """``on``: every request needs a token (docs/tenants.md); ``off``: every request acts in
+    the default tenant. Unset: off when listening on loopback only, else the start is
+    refused."""
+    admin_token: str = ""
+    """The bootstrap admin token (any long random text); prefer PATHKV_ADMIN_TOKEN_FILE."""
+    admin_token_file: str = ""
+    """A file holding the bootstrap admin token (a mounted Secret)."""
+    metrics_auth: bool = False
+    """/-/metrics needs an admin token (with auth on)."""
 
     @property
     def cors_origins_list(self) -> list[str]:
@@ -183,6 +194,54 @@ class Settings:
                 )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        if self.auth.lower() not in ("", *_TRUE, *_FALSE):
+            raise ConfigError(f"{ENV_PREFIX}AUTH={self.auth!r} must be on or off")
+        if self.admin_token and self.admin_token_file:
+            raise ConfigError(
+                f"set {ENV_PREFIX}ADMIN_TOKEN or {ENV_PREFIX}ADMIN_TOKEN_FILE, not both"
+            )
+
+    def with_host(self, host: str) -> Settings:
+        return dataclasses.replace(self, host=host)
+
+    def auth_on(self) -> bool:
+        """Whether requests need tokens; ConfigError when PATHKV_AUTH is unset and the server
+        would listen beyond loopback (in the spirit of Redis' protected mode)."""
+        choice = self.auth.lower()
+        if choice in _TRUE:
+            return True
+        if choice in _FALSE:
+            return False
+        if is_loopback(self.host):
+            return False
+        raise ConfigError(
+            f"refusing to listen on {self.host} without authentication: set "
+            f"{ENV_PREFIX}AUTH=on (and an admin token), or {ENV_PREFIX}AUTH=off to serve "
+            "everyone who can reach it"
+        )
+
+    def admin_secret(self) -> str | None:
+        """The bootstrap admin token, from the variable or the file; None when neither."""
+        if self.admin_token_file:
+            try:
+                secret = Path(self.admin_token_file).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(
+                    f"{ENV_PREFIX}ADMIN_TOKEN_FILE: cannot read {self.admin_token_file}: {exc}"
+                ) from None
+            if not secret:
+                raise ConfigError(f"{ENV_PREFIX}ADMIN_TOKEN_FILE: {self.admin_token_file} is empty")
+            return secret
+        return self.admin_token.strip() or None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:

@@ -78,6 +78,7 @@ def test_export_import_and_sweep(
     assert json.loads(result.stderr.strip()) == {
         "restored": 5,
         "skipped": 0,
+        "accounts": 0,
         "refused": 0,
         "refused_lines": [],
     }

@@ -347,6 +347,7 @@ def test_an_import_with_bad_lines_goes_on_and_says_which(tmp_path: Path) -> None
     assert json.loads(summary) == {
         "restored": 2,
         "skipped": 0,
+        "accounts": 0,
         "refused": 2,
         "refused_lines": [2, 4],
     }

@@ -1,4 +1,4 @@
-"""The ``pathkv`` command: serve, sweep, export, import, --version."""
+"""The ``pathkv`` command: serve, sweep, export, import, tenant, token, --version."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--output", "-o", default="-", help="file (default stdout)")
         if name == "import":
             command.add_argument("--input", "-i", default="-", help="file (default stdin)")
+    from pathkv.cli.accounts import add_commands
+
+    add_commands(commands)
     return parser
 
 

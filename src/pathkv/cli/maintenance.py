@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import BinaryIO, cast
 
-from pathkv.cli import CliError
+from pathkv.cli import CliError, accounts
 from pathkv.config import Settings
 from pathkv.core.backup import ImportReport, export_lines, import_lines
 from pathkv.core.contract import Store
@@ -25,9 +25,10 @@ SHOWN_REFUSALS = 20
 
 
 async def with_store(settings: Settings, command: Command, args: argparse.Namespace) -> int:
-    """Run command on the store. Only import may create it: sweep and export on a mistyped
-    path must fail rather than create an empty database."""
-    store = open_store(settings, create=command is _import)
+    """Run command on the store. Only import and the first tenant or token may create it:
+    sweep and export on a mistyped path must fail rather than create an empty database."""
+    creates = command is _import or getattr(args, "action", None) in ("put", "create")
+    store = open_store(settings, create=creates)
     await store.open()
     try:
         await store.ping()
@@ -93,10 +94,17 @@ async def _import(store: Store, args: argparse.Namespace) -> int:
         refused = [number for number, _ in report.refused]
         print(
             f'{{"restored": {report.restored}, "skipped": {report.skipped}, '
+            f'"accounts": {report.accounts}, '
             f'"refused": {len(refused)}, "refused_lines": {refused[:1000]}}}',
             file=sys.stderr,
         )
     return 1 if refused else 0
 
 
-COMMANDS: dict[str, Command] = {"sweep": _sweep, "export": _export, "import": _import}
+COMMANDS: dict[str, Command] = {
+    "sweep": _sweep,
+    "export": _export,
+    "import": _import,
+    "tenant": accounts.tenant,
+    "token": accounts.token,
+}

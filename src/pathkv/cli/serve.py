@@ -129,6 +129,9 @@ def serve(settings: Settings) -> int:
     raise_open_files_limit(settings.max_connections * settings.workers + 256)
     host = listen_address(settings.host)
     check_port_free(host, settings.port)
+    # Protected mode: no start beyond loopback without a choice about authentication.
+    auth = settings.with_host(host).auth_on()
+    admin_secret = settings.admin_secret()
     _check_store(settings)
     runtime = Path(tempfile.mkdtemp(prefix="pathkv-"))
     drain_file = runtime / "draining"
@@ -177,8 +180,14 @@ def serve(settings: Settings) -> int:
             "workers": settings.workers,
             "store": engine.location(settings.store),
             "version": __version__,
+            "auth": "on" if auth else "off",
         },
     )
+    if auth and admin_secret is None:
+        log.info(
+            "auth is on without PATHKV_ADMIN_TOKEN: only admin tokens made with "
+            "'pathkv token create --admin' can manage tenants and tokens"
+        )
     trouble = engine.problem(settings)
     if trouble is not None:
         log.warning(

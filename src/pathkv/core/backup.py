@@ -4,6 +4,9 @@ A line is ``{"namespace", "path", "data", "version", "last_updated_ms", "expires
 "hits"}``; a line without ``namespace`` (written before namespaces) belongs to ``default``.
 Import keeps namespace, version, times and hits; a document whose stored version is already equal or
 newer is left alone, so importing the same file twice changes nothing.
+
+Tenants and tokens come first, one line each: ``{"account": "tenant"|"token", "key", "value"}``
+(a token's value holds its digest, never its secret), so a restore restores access too.
 """
 
 from __future__ import annotations
@@ -19,15 +22,28 @@ from pathkv.core.documents import digest, encode
 from pathkv.core.errors import BadRequest, InvalidDocument, PathTooLong
 from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.core.paths import normalize
+from pathkv.core.tenants import Tenant
+from pathkv.core.tokens import Token
 
 BATCH = 500
 LARGEST = 2**63
+ACCOUNT_KINDS = ("tenant", "token")
 
 
 async def export_lines(
     store: Store, now: int, only: Namespace | None = None
 ) -> AsyncIterator[bytes]:
-    """Every live document of every namespace (or of only), namespace by namespace."""
+    """Every tenant and token, then every live document of every namespace, namespace by
+    namespace (or only one namespace, its tenant and its tokens)."""
+    for kind in ACCOUNT_KINDS:
+        for key, value in await store.account_list(kind):
+            if only is not None and _owner(kind, value) != only.name:
+                continue
+            yield b'{"account":"%s","key":%s,"value":%s}\n' % (
+                kind.encode("ascii"),
+                orjson.dumps(key),
+                value,
+            )
     for ns in [only] if only is not None else await store.namespaces():
         head = b'{"namespace":' + orjson.dumps(ns.name) + b',"path":'
         after: str | None = None
@@ -47,6 +63,26 @@ async def export_lines(
             if len(records) < BATCH:
                 break
             after = records[-1].path
+
+
+def _owner(kind: str, value: bytes) -> str | None:
+    """The tenant an account record belongs to (None for an admin token)."""
+    return Tenant.load(value).name if kind == "tenant" else Token.load(value).tenant
+
+
+def parse_account(item: dict[str, object]) -> tuple[str, str, bytes]:
+    """(kind, key, value) of an account line, its value checked by loading it."""
+    kind, key, value = item.get("account"), item.get("key"), item.get("value")
+    if kind not in ACCOUNT_KINDS or not isinstance(key, str) or not isinstance(value, dict):
+        raise InvalidDocument("not an export line: an account line needs account, key, value")
+    raw = orjson.dumps(value)
+    try:
+        loaded = Tenant.load(raw) if kind == "tenant" else Token.load(raw)
+    except (BadRequest, ValueError, KeyError, TypeError) as exc:
+        raise InvalidDocument(f"not an export line: a bad {kind} record ({exc})") from None
+    if (loaded.name if isinstance(loaded, Tenant) else loaded.id) != key:
+        raise InvalidDocument(f"not an export line: the {kind}'s key differs from its record")
+    return str(kind), key, raw
 
 
 def parse_line(line: bytes) -> tuple[Namespace, Record]:
@@ -78,6 +114,8 @@ class ImportReport:
     """Lines written to the store."""
     skipped: int = 0
     """Lines left alone: the store holds that version or a newer one (or it has expired)."""
+    accounts: int = 0
+    """Tenants and tokens written (an account line always replaces the stored one)."""
     refused: list[tuple[int, str]] = field(default_factory=list)
     """Lines that are not export lines: (line number, why)."""
 
@@ -92,9 +130,14 @@ async def import_lines(
         if not line.strip():
             continue
         try:
+            if line.startswith(b'{"account"'):
+                kind, key, value = parse_account(orjson.loads(line))
+                await store.account_put(kind, key, value)
+                report.accounts += 1
+                continue
             ns, record = parse_line(line)
-        except InvalidDocument as exc:
-            report.refused.append((number, exc.detail))
+        except (InvalidDocument, orjson.JSONDecodeError) as exc:
+            report.refused.append((number, getattr(exc, "detail", f"not JSON: {exc}")))
             continue
         if await store.restore(ns, record, now):
             report.restored += 1

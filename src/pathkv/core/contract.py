@@ -68,6 +68,53 @@ class ConditionFailed(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """A namespace's quota, checked by the store atomically with each write (None: no limit).
+
+    Usage counts every document the store holds (expired ones until they are swept) and the
+    length of each one's stored body, the compact JSON text GET serves.
+    """
+
+    documents: int | None = None
+    bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    documents: int = 0
+    bytes: int = 0
+
+
+class QuotaExceeded(Exception):
+    """A write would take a namespace past one of its limits; nothing was changed."""
+
+    def __init__(self, limit: str) -> None:
+        super().__init__(limit)
+        self.limit = limit  # "documents" or "bytes"
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One rate limit to count a request against: at most ``limit`` requests per fixed
+    window of ``window_ms`` milliseconds, windows aligned on the store's clock."""
+
+    key: str
+    limit: int
+    window_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What counting a request against its buckets found, bucket by bucket (in order)."""
+
+    allowed: bool
+    remaining: tuple[int, ...]
+    """Requests left in each bucket's current window (after this one, when allowed)."""
+    reset_ms: tuple[int, ...]
+    """Milliseconds until each bucket's window ends."""
+
+
+@dataclass(frozen=True, slots=True)
 class StoreHealth:
     """Whether the store takes writes now; when not, why (it may still serve reads)."""
 
@@ -101,11 +148,15 @@ class Store(ABC):
         return StoreHealth()
 
     @abstractmethod
-    async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
+    async def put(
+        self, ns: Namespace, write: Write, expect: Expect | None, limits: Limits | None = None
+    ) -> tuple[Record, bool]:
         """Store a document; returns the new record and whether it was created.
 
-        Raises ConditionFailed, changing nothing, when expect does not hold. An expired
-        document counts as absent: writing it again creates it at version 1 with 0 hits.
+        Raises ConditionFailed, changing nothing, when expect does not hold, and
+        QuotaExceeded when the write would take the namespace's usage past limits (a write
+        that does not grow usage is never refused). An expired document counts as absent:
+        writing it again creates it at version 1 with 0 hits.
         """
 
     @abstractmethod
@@ -149,3 +200,34 @@ class Store(ABC):
     @abstractmethod
     async def namespaces(self) -> list[Namespace]:
         """Every namespace that has ever held a document, ``default`` always among them."""
+
+    @abstractmethod
+    async def usage(self, ns: Namespace) -> Usage:
+        """The documents the namespace holds and the bytes of their bodies."""
+
+    @abstractmethod
+    async def drop(self, ns: Namespace) -> None:
+        """Remove every document of the namespace, its counter and ranking."""
+
+    @abstractmethod
+    async def take(self, buckets: list[Bucket], now: int) -> Taken:
+        """Count one request against every bucket, atomically across every process sharing
+        the store: when a bucket's window is full, count nothing and report not allowed."""
+
+    # Accounts (tenants, tokens): small JSON records by kind and key, outside namespaces.
+
+    @abstractmethod
+    async def account_get(self, kind: str, key: str) -> bytes | None:
+        """The record stored under (kind, key), or None."""
+
+    @abstractmethod
+    async def account_put(self, kind: str, key: str, value: bytes) -> bool:
+        """Store a record; True when it was created."""
+
+    @abstractmethod
+    async def account_delete(self, kind: str, key: str) -> bool:
+        """Remove a record; False when there was none."""
+
+    @abstractmethod
+    async def account_list(self, kind: str) -> list[tuple[str, bytes]]:
+        """Every record of a kind, by key."""

@@ -15,10 +15,17 @@ class Problem(Exception):
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
 
-    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        members: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = headers or {}
+        self.members = members or {}
+        """Extension members of the problem+json body (RFC 9457, 3.2)."""
 
     @property
     def type_uri(self) -> str:
@@ -56,6 +63,20 @@ class IncompleteBody(BadRequest):
 class InvalidParameter(BadRequest):
     slug = "invalid-parameter"
     title = "Invalid query parameter"
+
+
+class Unauthorized(Problem):
+    """No valid credentials; the header tells the client how to authenticate."""
+
+    status = 401
+    slug = "unauthorized"
+    title = "Unauthorized"
+
+    def __init__(self, detail: str, sent: bool) -> None:
+        challenge = 'Bearer realm="pathkv"'
+        if sent:
+            challenge += ', error="invalid_token"'
+        super().__init__(detail, {"www-authenticate": challenge})
 
 
 class Forbidden(Problem):
@@ -104,6 +125,27 @@ class UnsupportedMediaType(Problem):
     status = 415
     slug = "unsupported-media-type"
     title = "Unsupported media type"
+
+
+class Conflict(Problem):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class RateLimited(Problem):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class OverQuota(Problem):
+    """A write would take the tenant past a quota (RFC 4918's 507, as WebDAV servers answer
+    a full quota)."""
+
+    status = 507
+    slug = "quota-exceeded"
+    title = "Quota exceeded"
 
 
 class ServerBusy(Problem):

@@ -13,13 +13,21 @@ from dataclasses import dataclass
 
 import orjson
 
-from pathkv.core.contract import ConditionFailed, Record, Store, Write
+from pathkv.core.contract import ConditionFailed, QuotaExceeded, Record, Store, Write
 from pathkv.core.cursors import decode_cursor, encode_cursor
 from pathkv.core.documents import canonical_body, digest
-from pathkv.core.errors import InvalidParameter, MethodNotAllowed, NotFound, PreconditionFailed
+from pathkv.core.errors import (
+    InvalidParameter,
+    MethodNotAllowed,
+    NotFound,
+    OverQuota,
+    PayloadTooLarge,
+    PreconditionFailed,
+)
 from pathkv.core.etags import Expect, format_etag
 from pathkv.core.namespaces import Namespace
 from pathkv.core.paths import ROOT, is_reserved
+from pathkv.core.tenants import Quota
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -108,16 +116,34 @@ class Service:
         body: bytes,
         ttl: int | None,
         expect: Expect | None,
+        quota: Quota | None = None,
     ) -> tuple[Record, bool]:
+        """Store a document; quota is the tenant's, checked with the write (the store
+        refuses what would take its usage past it)."""
         self._writable(path)
         seconds = within("ttl", ttl, self.policy.default_ttl, 1, self.policy.max_ttl)
         stored = canonical_body(content_type, body, self.policy.max_depth)
+        limits = None
+        if quota is not None:
+            if quota.document_bytes is not None and len(stored) > quota.document_bytes:
+                raise PayloadTooLarge(
+                    f"the document is {len(stored)} bytes of JSON; this tenant's quota allows "
+                    f"{quota.document_bytes} per document (quota.document_bytes)"
+                )
+            limits = quota.limits()
         now = self.clock()
         write = Write(path, stored, digest(stored), now, now + seconds * 1000)
         try:
-            return await self.store.put(ns, write, expect)
+            return await self.store.put(ns, write, expect, limits)
         except ConditionFailed:
             raise await self._precondition_failed(ns, path) from None
+        except QuotaExceeded as exc:
+            allowed = quota.documents if exc.limit == "documents" else quota.bytes  # type: ignore[union-attr]
+            raise OverQuota(
+                f"this write would take the tenant past its quota.{exc.limit} ({allowed}); "
+                "nothing was stored",
+                members={"quota": exc.limit, "limit": allowed},
+            ) from None
 
     async def _precondition_failed(self, ns: Namespace, path: str) -> PreconditionFailed:
         """The 412, carrying the document's current ETag so a client can retry at once."""

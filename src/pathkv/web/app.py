@@ -19,18 +19,21 @@ from collections.abc import Callable
 
 from pathkv import jsonlog
 from pathkv.config import Settings
+from pathkv.core.accounts import Accounts
 from pathkv.core.contract import Store
 from pathkv.core.service import Policy, Service
 from pathkv.stores.registry import engine_for, open_store
 from pathkv.web import logs, routes
+from pathkv.web.auth import Authenticator, rate_headers
 from pathkv.web.connections import Peer, peer_of
 from pathkv.web.cors import Cors
 from pathkv.web.deadlines import Deadlines
 from pathkv.web.metrics import Metrics
 from pathkv.web.process import WorkerProcess
 from pathkv.web.request import Receive, Request, Scope
-from pathkv.web.responses import CLIENT_GONE
+from pathkv.web.responses import CLIENT_GONE, Response
 from pathkv.web.router import Handler, Router
+from pathkv.web.routes.admin import Admin
 from pathkv.web.routes.counter import Counter
 from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
@@ -75,11 +78,16 @@ class App:
         self.draining = draining
         self._background: list[asyncio.Task[None]] = []
         self._body_deadlines = Deadlines()
+        self.accounts = Accounts(self.store, settings.admin_secret(), self.service.clock)
         self.router: Router = routes.table(
             Documents(self.service, settings, self._body_deadlines),
             Counter(self.service),
             Endpoints(self.service, self.metrics, draining, self.store_watch),
+            Admin(self.accounts, self._body_deadlines, settings.body_timeout),
             settings.max_path_bytes,
+        )
+        self.auth = (
+            Authenticator(self.accounts, settings.metrics_auth) if settings.auth_on() else None
         )
         self._request_ids = RequestIds()
         # Peers with a request in flight: their connections are in use (connections.py).
@@ -90,6 +98,8 @@ class App:
         self.finishers: list[Finisher] = [self._request_ids.echo, cache_policy]
         if cors.allowed:
             self.finishers.append(cors.finish)
+        if self.auth is not None:
+            self.finishers.append(rate_headers)
         self.observers: list[Observer] = [self.metrics.observe_request, logs.access]
         self._handle: Handler | None = None
         self.rewire()
@@ -122,10 +132,14 @@ class App:
                         response = early
                         break
                 else:
-                    if self._handle is None:
+                    if self._handle is not None:
+                        response = await self._handle(request)
+                    elif self.auth is None:
                         response = await self.router.resolve(request)(request)
                     else:
-                        response = await self._handle(request)
+                        handler = self.router.resolve(request)
+                        await self.auth.admit(request)
+                        response = await handler(request)
             except Exception as exc:
                 response = error_response(exc, request)
             for finish in self.finishers:
@@ -142,7 +156,14 @@ class App:
 
     def rewire(self) -> None:
         """Rebuild the handler chain after wrappers or routes were changed (tests, plugins)."""
-        self._handle = compose(self.router.dispatch, self.wrappers) if self.wrappers else None
+        self._handle = compose(self._dispatch, self.wrappers) if self.wrappers else None
+
+    async def _dispatch(self, request: Request) -> Response:
+        """Route, authenticate (when on) and handle: what the wrappers wrap."""
+        handler = self.router.resolve(request)
+        if self.auth is not None:
+            await self.auth.admit(request)
+        return await handler(request)
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 from urllib.parse import unquote_plus
 
+from pathkv.core.accounts import Admission
 from pathkv.core.errors import (
     BadRequest,
     IncompleteBody,
@@ -15,11 +16,22 @@ from pathkv.core.errors import (
     RequestTimeout,
 )
 from pathkv.core.namespaces import DEFAULT, Namespace
+from pathkv.core.tenants import Quota
+from pathkv.core.tokens import Principal
 from pathkv.web.deadlines import Deadlines
 
 Scope = dict[str, Any]
 Receive = Any
 DOCUMENT_ROUTE = "/{path}"
+# What a route asks of the caller (web/auth.py): nothing; an admin token; any token of the
+# tenant with a read scope (listing, ranking, the counter; answers are filtered by scope);
+# a scope covering the document's path (read for GET and HEAD, write otherwise); and for
+# /-/metrics, an admin token when PATHKV_METRICS_AUTH is on.
+ACCESS_OPEN = "open"
+ACCESS_ADMIN = "admin"
+ACCESS_TENANT = "tenant"
+ACCESS_DOCUMENT = "document"
+ACCESS_METRICS = "metrics"
 
 
 class Request:
@@ -31,10 +43,14 @@ class Request:
 
     __slots__ = (
         "_query",
+        "access",
+        "admission",
         "headers",
         "method",
         "namespace",
         "path",
+        "principal",
+        "quota",
         "raw_path",
         "receive",
         "request_id",
@@ -54,6 +70,12 @@ class Request:
         self.path = ""
         self.route = DOCUMENT_ROUTE
         self.namespace: Namespace = DEFAULT
+        # Set by authentication (web/auth.py), when it is on: who the request acts for, its
+        # tenant's quota, and what counting it against rate limits found.
+        self.access = ACCESS_TENANT
+        self.principal: Principal | None = None
+        self.quota: Quota | None = None
+        self.admission: Admission | None = None
         self._query: dict[str, str] | None = None
 
     @property

@@ -95,6 +95,7 @@ def problem_response(problem: Problem, instance: str, request_id: str) -> Respon
         "detail": problem.detail,
         "instance": instance,
         "request_id": request_id,
+        **problem.members,
     }
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in problem.headers.items()]
     if problem.status == 503:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pathkv.core.errors import BadRequest, InvalidParameter, MethodNotAllowed, NotFound
 from pathkv.core.paths import is_reserved, normalize
-from pathkv.web.request import DOCUMENT_ROUTE, Request
+from pathkv.web.request import ACCESS_TENANT, DOCUMENT_ROUTE, Request
 from pathkv.web.responses import Response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -32,19 +32,28 @@ class Route:
     params: frozenset[str] = frozenset()
     refusal: str = "{method} is not supported here"
     """Why other methods are refused (the 405 detail; ``{method}`` is the method)."""
+    access: str = ACCESS_TENANT
+    """What the route asks of the caller when authentication is on (request.py)."""
     allow: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allow", ", ".join(self.handlers))
 
     @classmethod
-    def read_only(cls, template: str, handler: Handler, params: Iterable[str] = ()) -> Route:
+    def read_only(
+        cls,
+        template: str,
+        handler: Handler,
+        params: Iterable[str] = (),
+        access: str = ACCESS_TENANT,
+    ) -> Route:
         """A route answering GET, and HEAD with GET's headers."""
         return cls(
             template,
             {"GET": handler, "HEAD": handler},
             frozenset(params),
             f"{template} is read-only",
+            access,
         )
 
 
@@ -101,6 +110,7 @@ class Router:
             request.route = UNKNOWN_ROUTE
             raise
         request.route = route.template
+        request.access = route.access
         handler = route.handlers.get(request.method)
         if handler is None:
             raise MethodNotAllowed(

@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 from time import perf_counter
 from typing import TypeVar
 
-from pathkv.core.contract import Record, Store, StoreHealth, Write
+from pathkv.core.contract import Bucket, Limits, Record, Store, StoreHealth, Taken, Usage, Write
 from pathkv.core.etags import Expect
 from pathkv.core.namespaces import Namespace
 from pathkv.web.metrics import Metrics
@@ -51,10 +51,12 @@ class TimedStore(Store):
     # Tuning: the two calls of nearly every request are timed inline, without _timed's
     # coroutine frame and tally lookup (measured: 5% of the instructions of an in-process GET).
 
-    async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
+    async def put(
+        self, ns: Namespace, write: Write, expect: Expect | None, limits: Limits | None = None
+    ) -> tuple[Record, bool]:
         started = perf_counter()
         try:
-            return await self.inner.put(ns, write, expect)
+            return await self.inner.put(ns, write, expect, limits)
         finally:
             self._puts.add(perf_counter() - started)
 
@@ -90,3 +92,24 @@ class TimedStore(Store):
 
     async def namespaces(self) -> list[Namespace]:
         return await self._timed("namespaces", self.inner.namespaces())
+
+    async def usage(self, ns: Namespace) -> Usage:
+        return await self._timed("usage", self.inner.usage(ns))
+
+    async def drop(self, ns: Namespace) -> None:
+        await self._timed("drop", self.inner.drop(ns))
+
+    async def take(self, buckets: list[Bucket], now: int) -> Taken:
+        return await self._timed("take", self.inner.take(buckets, now))
+
+    async def account_get(self, kind: str, key: str) -> bytes | None:
+        return await self._timed("account_get", self.inner.account_get(kind, key))
+
+    async def account_put(self, kind: str, key: str, value: bytes) -> bool:
+        return await self._timed("account_put", self.inner.account_put(kind, key, value))
+
+    async def account_delete(self, kind: str, key: str) -> bool:
+        return await self._timed("account_delete", self.inner.account_delete(kind, key))
+
+    async def account_list(self, kind: str) -> list[tuple[str, bytes]]:
+        return await self._timed("account_list", self.inner.account_list(kind))

@@ -11,7 +11,11 @@ namespace, so data written before namespaces keeps its keys; ``P n:<name>:`` for
   B hits      sorted set: path -> hits
   B count     the namespace's counter (``GET /``)
   B sweep     the path where the last sweep of the index stopped
+  B sizes     hash: path -> the length of its body, for every path in the index
+  B usage     hash: documents, bytes - the sums over ``B sizes``, kept with it in every script
   P namespaces  set of the names of namespaces other than default that hold data
+  P accounts:<kind>  hash: key -> an account record (tenants, token digests)
+  P rate:<key>:<window>  a rate limit's count in one window, expiring after it
 
 A namespace name has no ':' and ``d:`` keys start with ``d``, so no path of one namespace
 can reach a key of another.
@@ -30,6 +34,8 @@ from typing import Any
 from pathkv.core.namespaces import DEFAULT, Namespace
 
 NAMESPACES = "namespaces"
+ACCOUNTS = "accounts:"
+RATES = "rate:"
 
 
 def key_base(prefix: str, ns: Namespace) -> str:
@@ -72,8 +78,15 @@ class Fields:
 GET_ITEM = Fields(("base", "path", "count"))
 GET_REPLY = Fields(("value", "hits", "left"))
 # PUT: key base, path, digest, lifetime (ms), the body with its codec ("<codec>:<body>"),
-# condition mode, condition arguments (a flat list of version, digest pairs, or a time)
-#   -> version (0 when the condition failed, -1 when Redis refused the write), hits (or,
-#      when Redis refused, its error), created (0/1), the time of the write (ms, Redis' clock)
-PUT_ITEM = Fields(("base", "path", "digest", "ttl", "body", "mode", "tags"))
+# condition mode, condition arguments (a flat list of version, digest pairs, or a time),
+# the body's length (for usage), the namespace's limits on documents and bytes (-1: none)
+#   -> version (0 when the condition failed, -1 when Redis refused the write, -2 and -3 when
+#      the documents or bytes quota did), hits (or, when Redis refused, its error), created
+#      (0/1), the time of the write (ms, Redis' clock)
+PUT_ITEM = Fields(
+    ("base", "path", "digest", "ttl", "body", "mode", "tags", "size", "max_docs", "max_bytes")
+)
 PUT_REPLY = Fields(("version", "hits", "created", "updated"))
+REFUSED = -1
+OVER_DOCUMENTS = -2
+OVER_BYTES = -3

@@ -14,7 +14,14 @@ digest pairs), "since" (one argument: Unix seconds the last write must not be af
 
 from __future__ import annotations
 
-from pathkv.stores.redis.layout import GET_ITEM, GET_REPLY, PUT_ITEM, PUT_REPLY
+from pathkv.stores.redis.layout import (
+    GET_ITEM,
+    GET_REPLY,
+    OVER_BYTES,
+    OVER_DOCUMENTS,
+    PUT_ITEM,
+    PUT_REPLY,
+)
 
 CONDITION = """
 local function holds(cur, mode, tags)
@@ -31,6 +38,30 @@ local function holds(cur, mode, tags)
     if tags[i] == v and tags[i + 1] == g then return true end
   end
   return false
+end
+"""
+
+# Usage: ``B sizes`` holds the length of every indexed path's body and ``B usage`` their
+# count and sum; every script that adds or drops an index entry goes through these two.
+USAGE = """
+local function forget(keys, hits, sizes, usage, path)
+  local size = redis.call('HGET', sizes, path)
+  if size then
+    redis.call('HDEL', sizes, path)
+    redis.call('HINCRBY', usage, 'documents', -1)
+    redis.call('HINCRBY', usage, 'bytes', -tonumber(size))
+  end
+  redis.call('ZREM', keys, path)
+  redis.call('ZREM', hits, path)
+end
+local function remember(sizes, usage, path, old, size)
+  redis.call('HSET', sizes, path, size)
+  if old then
+    redis.call('HINCRBY', usage, 'bytes', size - tonumber(old))
+  else
+    redis.call('HINCRBY', usage, 'documents', 1)
+    redis.call('HINCRBY', usage, 'bytes', size)
+  end
 end
 """
 
@@ -76,19 +107,36 @@ return cmsgpack.pack(out)
 # SET comes first: under Redis' out-of-memory rule for scripts without flags (6.2), only a
 # script's first write is checked, and a create must not slip past it. One write that Redis
 # refuses fails that write alone.
+# A write that grows usage past a limit is refused (version OVER_DOCUMENTS or OVER_BYTES).
 PUT = (
     CONDITION
+    + USAGE
     + BATCH
     + """
 local clock = redis.call('TIME')
 local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
 """
     + PUT_ITEM.lua_for_each()
-    + """
+    + f"""
   local doc = base .. 'd:' .. path
   local cur = redis.call('GET', doc)
   local version, hits, created = 0, 0, 0
-  if mode == '' or holds(cur, mode, tags) then
+  local old = false
+  local ok = mode == '' or holds(cur, mode, tags)
+  if ok then
+    old = redis.call('HGET', base .. 'sizes', path)
+    if max_docs >= 0 or max_bytes >= 0 then
+      local used = redis.call('HMGET', base .. 'usage', 'documents', 'bytes')
+      local docs, bytes = tonumber(used[1] or '0'), tonumber(used[2] or '0')
+      local before = tonumber(old or '0')
+      if max_docs >= 0 and not old and docs + 1 > max_docs then
+        version = {OVER_DOCUMENTS}
+      elseif max_bytes >= 0 and size > before and bytes + size - before > max_bytes then
+        version = {OVER_BYTES}
+      end
+    end
+  end
+  if ok and version == 0 then
     if cur then
       version = tonumber(string.match(cur, '^(%d+):')) + 1
     else
@@ -98,12 +146,14 @@ local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
     local stored = redis.pcall('SET', doc, value, 'PX', ttl)
     if type(stored) == 'table' and stored.err then
       version, created, hits = -1, 0, stored.err
-    elseif cur then
-      hits = redis.call('ZSCORE', base .. 'hits', path) or 0
-      redis.call('ZADD', base .. 'keys', 0, path)
     else
-      redis.call('ZREM', base .. 'hits', path)
+      if cur then
+        hits = redis.call('ZSCORE', base .. 'hits', path) or 0
+      else
+        redis.call('ZREM', base .. 'hits', path)
+      end
       redis.call('ZADD', base .. 'keys', 0, path)
+      remember(base .. 'sizes', base .. 'usage', path, old, size)
     end
   end
 """
@@ -113,24 +163,27 @@ return cmsgpack.pack(out)
 """
 )
 
-# KEYS doc, hits, keys | ARGV path, mode, tags...   -> 1 deleted, 0 missing, -1 condition
+# KEYS doc, hits, keys, sizes, usage | ARGV path, mode, tags...
+#   -> 1 deleted, 0 missing, -1 condition
 DELETE = (
     CONDITION
+    + USAGE
     + """
 local cur = redis.call('GET', KEYS[1])
 if not holds(cur, ARGV[2], {unpack(ARGV, 3)}) then return -1 end
 if not cur then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+forget(KEYS[3], KEYS[2], KEYS[4], KEYS[5], ARGV[1])
 return 1
 """
 )
 
 # Walk the index from min to max, keep live paths, drop dead ones.
-# KEYS keys, hits | ARGV doc key prefix, min, max, limit, with_values(0/1)
+# KEYS keys, hits, sizes, usage | ARGV doc key prefix, min, max, limit, with_values(0/1)
 # -> paths, or {path, value, hits} triples
-LIST = """
+LIST = (
+    USAGE
+    + """
 local out = {}
 local min = ARGV[2]
 local limit = tonumber(ARGV[4])
@@ -140,8 +193,7 @@ while #out < limit do
   for _, path in ipairs(batch) do
     local d = redis.call('GET', ARGV[1] .. path)
     if not d then
-      redis.call('ZREM', KEYS[1], path)
-      redis.call('ZREM', KEYS[2], path)
+      forget(KEYS[1], KEYS[2], KEYS[3], KEYS[4], path)
     elseif ARGV[5] == '1' then
       out[#out + 1] = {path, d, redis.call('ZSCORE', KEYS[2], path) or '0'}
     else
@@ -153,9 +205,12 @@ while #out < limit do
 end
 return out
 """
+)
 
-# KEYS hits, keys | ARGV doc key prefix, limit
-TOP = """
+# KEYS hits, keys, sizes, usage | ARGV doc key prefix, limit
+TOP = (
+    USAGE
+    + """
 local out = {}
 local limit = tonumber(ARGV[2])
 local start = 0
@@ -170,8 +225,7 @@ while #out < 2 * limit do
         out[#out + 1] = batch[i + 1]
       end
     else
-      redis.call('ZREM', KEYS[1], batch[i])
-      redis.call('ZREM', KEYS[2], batch[i])
+      forget(KEYS[2], KEYS[1], KEYS[3], KEYS[4], batch[i])
       removed = removed + 1
     end
   end
@@ -179,13 +233,17 @@ while #out < 2 * limit do
 end
 return out
 """
+)
 
-# KEYS doc, hits, keys | ARGV path, whole value, version, expires, hits
-RESTORE = """
+# KEYS doc, hits, keys, sizes, usage | ARGV path, whole value, version, expires, hits, size
+RESTORE = (
+    USAGE
+    + """
 local cur = redis.call('GET', KEYS[1])
 if cur and tonumber(string.match(cur, '^(%d+):')) >= tonumber(ARGV[3]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[4])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
+remember(KEYS[4], KEYS[5], ARGV[1], redis.call('HGET', KEYS[4], ARGV[1]), tonumber(ARGV[6]))
 if tonumber(ARGV[5]) > 0 then
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 else
@@ -193,10 +251,14 @@ else
 end
 return 1
 """
+)
 
 # One step of the sweep: check up to ARGV[2] index entries after the saved position.
-# KEYS keys, hits, sweep | ARGV doc key prefix, batch  -> {removed, wrapped(0/1)}
-SWEEP = """
+# KEYS keys, hits, sweep, sizes, usage | ARGV doc key prefix, batch
+#   -> {removed, wrapped(0/1)}
+SWEEP = (
+    USAGE
+    + """
 local from = redis.call('GET', KEYS[3])
 local min = '-'
 if from then min = '(' .. from end
@@ -204,8 +266,7 @@ local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, tonumber(
 local removed = 0
 for _, path in ipairs(batch) do
   if redis.call('EXISTS', ARGV[1] .. path) == 0 then
-    redis.call('ZREM', KEYS[1], path)
-    redis.call('ZREM', KEYS[2], path)
+    forget(KEYS[1], KEYS[2], KEYS[4], KEYS[5], path)
     removed = removed + 1
   end
 end
@@ -216,6 +277,41 @@ end
 redis.call('SET', KEYS[3], batch[#batch])
 return {removed, 0}
 """
+)
+
+# Rate limits, for a batch of requests: ARGV[1] is a MessagePack list with, per request, a
+# flat list of its buckets (key, limit, window ms). A request is counted in all its buckets
+# or, when one is full, in none.
+#   -> per request: allowed (0/1), then remaining and ms to the window's end, per bucket
+RATE = (
+    BATCH
+    + """
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+for _, buckets in ipairs(batch) do
+  local keys, counts, reply = {}, {}, {1}
+  for i = 1, #buckets, 3 do
+    local window = tonumber(buckets[i + 2])
+    local index = math.floor(now / window)
+    local key = buckets[i] .. ':' .. index
+    local count = tonumber(redis.call('GET', key) or '0')
+    keys[#keys + 1], counts[#counts + 1] = key, count
+    if count >= tonumber(buckets[i + 1]) then reply[1] = 0 end
+    reply[#reply + 1] = tonumber(buckets[i + 1]) - count
+    reply[#reply + 1] = (index + 1) * window - now
+  end
+  if reply[1] == 1 then
+    for j, key in ipairs(keys) do
+      redis.call('INCR', key)
+      redis.call('PEXPIRE', key, tonumber(buckets[3 * j]) + 1000)
+      reply[2 * j] = reply[2 * j] - 1
+    end
+  end
+  out[#out + 1] = reply
+end
+return cmsgpack.pack(out)
+"""
+)
 
 
 # Redis 7 and later read flags from a first line (``#!lua flags=...``): a script that may
@@ -230,6 +326,7 @@ FLAGS = {
     "TOP": "allow-oom",
     "RESTORE": "",
     "SWEEP": "allow-oom",
+    "RATE": "allow-oom",
 }
 
 
@@ -243,6 +340,7 @@ def sources(flags: bool) -> dict[str, str]:
         "TOP": TOP,
         "RESTORE": RESTORE,
         "SWEEP": SWEEP,
+        "RATE": RATE,
     }
     if not flags:
         return scripts

@@ -40,19 +40,34 @@ from glide import (
 from glide import TimeoutError as GlideTimeout
 
 from pathkv.core.contract import (
+    Bucket,
     ConditionFailed,
+    Limits,
+    QuotaExceeded,
     Record,
     Store,
     StoreError,
     StoreHealth,
     StoreTimeoutError,
+    Taken,
+    Usage,
     Write,
 )
 from pathkv.core.etags import Expect
 from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.stores.batching import Batcher
 from pathkv.stores.redis import scripts as lua
-from pathkv.stores.redis.layout import GET_REPLY, NAMESPACES, PUT_REPLY, key_base
+from pathkv.stores.redis.layout import (
+    ACCOUNTS,
+    GET_REPLY,
+    NAMESPACES,
+    OVER_BYTES,
+    OVER_DOCUMENTS,
+    PUT_REPLY,
+    RATES,
+    REFUSED,
+    key_base,
+)
 from pathkv.stores.redis.options import RedisOptions
 
 # Tuning: the sweep walks the index in small steps with a pause between them: each step is a
@@ -164,6 +179,11 @@ def _unpack(packed: bytes) -> Any:
     return msgpack.unpackb(packed, raw=True)
 
 
+def _glob_escape(text: str) -> str:
+    """text matched literally in a SCAN pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
@@ -187,8 +207,11 @@ class RedisStore(Store):
         self._clients: list[Any] = []
         self._next = itertools.cycle(range(options.pool_size))
         self._reads: Batcher[tuple[str, str, bool], Any] = Batcher(self._get_many)
-        self._writes: Batcher[tuple[str, Write, Expect | None], Any] = Batcher(self._put_many)
+        self._writes: Batcher[tuple[str, Write, Expect | None, Limits | None], Any] = Batcher(
+            self._put_many
+        )
         self._increments: Batcher[str, int] = Batcher(self._incr_many)
+        self._rates: Batcher[list[Bucket], Any] = Batcher(self._take_many)
         # Until the server's version is known, scripts go without a flags line (6.2 knows
         # none; 7 runs them too, with the older out-of-memory rule).
         self._use_scripts(flags=False)
@@ -214,7 +237,7 @@ class RedisStore(Store):
             raise StoreError(f"cannot create Redis client: {exc}") from exc
         # The clients belong to this loop, and so do the batches.
         loop = asyncio.get_running_loop()
-        for batcher in (self._reads, self._writes, self._increments):
+        for batcher in (self._reads, self._writes, self._increments, self._rates):
             batcher.bind(loop)
         # Learn the server's version and policy now if it is there; later checks follow.
         with contextlib.suppress(StoreError, TimeoutError):
@@ -325,22 +348,38 @@ class RedisStore(Store):
 
     # contract --------------------------------------------------------------------------
 
-    async def _put_many(self, items: list[tuple[str, Write, Expect | None]]) -> list[Any]:
+    async def _put_many(
+        self, items: list[tuple[str, Write, Expect | None, Limits | None]]
+    ) -> list[Any]:
         batch: list[Any] = []
-        for base, write, expect in items:
+        for base, write, expect, limits in items:
             mode, tags = _condition(expect)
             # Only the lifetime is sent: Redis' clock decides when it ends (see scripts.py).
             ttl = b"%d" % (write.expires_at - write.now)
             batch += (base, write.path, write.digest, ttl, _encoded_body(write.body), mode, tags)
+            if limits is None:
+                batch += (len(write.body), -1, -1)
+            else:
+                batch += (
+                    len(write.body),
+                    -1 if limits.documents is None else limits.documents,
+                    -1 if limits.bytes is None else limits.bytes,
+                )
         return PUT_REPLY.split(_unpack(await self._script("PUT", [], [_pack(batch)])))
 
-    async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
+    async def put(
+        self, ns: Namespace, write: Write, expect: Expect | None, limits: Limits | None = None
+    ) -> tuple[Record, bool]:
         self._check_writable()
         base = await self._base_for_write(ns)
-        version, hits, created, updated = await self._writes.submit((base, write, expect))
+        version, hits, created, updated = await self._writes.submit((base, write, expect, limits))
         if version == 0:
             raise ConditionFailed(write.path)
-        if version == -1:
+        if version == OVER_DOCUMENTS:
+            raise QuotaExceeded("documents")
+        if version == OVER_BYTES:
+            raise QuotaExceeded("bytes")
+        if version == REFUSED:
             why = _text(hits)
             if "OOM" in why:
                 self._out_of_memory_until = time.monotonic() + OUT_OF_MEMORY_PAUSE
@@ -373,7 +412,9 @@ class RedisStore(Store):
         base = self._base(ns)
         mode, tags = _condition(expect)
         result = await self._script(
-            "DELETE", [base + "d:" + path, base + "hits", base + "keys"], [path, mode, *tags]
+            "DELETE",
+            self._document_keys(base, path),
+            [path, mode, *tags],
         )
         if result == -1:
             raise ConditionFailed(path)
@@ -395,15 +436,23 @@ class RedisStore(Store):
         base = self._base(ns)
         low, high = self._range(prefix, after)
         result = await self._script(
-            "LIST", [base + "keys", base + "hits"], [base + "d:", low, high, str(limit), "0"]
+            "LIST", self._index_keys(base), [base + "d:", low, high, str(limit), "0"]
         )
         return [_text(path) for path in result]
+
+    @staticmethod
+    def _index_keys(base: str) -> list[str]:
+        return [base + "keys", base + "hits", base + "sizes", base + "usage"]
+
+    @staticmethod
+    def _document_keys(base: str, path: str) -> list[str]:
+        return [base + "d:" + path, base + "hits", base + "keys", base + "sizes", base + "usage"]
 
     async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         base = self._base(ns)
         low, high = self._range("/", after)
         result = await self._script(
-            "LIST", [base + "keys", base + "hits"], [base + "d:", low, high, str(limit), "1"]
+            "LIST", self._index_keys(base), [base + "d:", low, high, str(limit), "1"]
         )
         return [_record(_text(path), value, hits) for path, value, hits in result]
 
@@ -414,13 +463,14 @@ class RedisStore(Store):
         base = await self._base_for_write(ns)
         result = await self._script(
             "RESTORE",
-            [base + "d:" + record.path, base + "hits", base + "keys"],
+            self._document_keys(base, record.path),
             [
                 record.path,
                 _stored_value(record),
                 str(record.version),
                 str(record.expires_at),
                 str(record.hits),
+                str(len(record.body)),
             ],
         )
         return bool(result == 1)
@@ -453,7 +503,9 @@ class RedisStore(Store):
     async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
         base = self._base(ns)
         result = await self._script(
-            "TOP", [base + "hits", base + "keys"], [base + "d:", str(limit)]
+            "TOP",
+            [base + "hits", base + "keys", base + "sizes", base + "usage"],
+            [base + "d:", str(limit)],
         )
         pairs = [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
         return pairs[:limit]
@@ -465,7 +517,7 @@ class RedisStore(Store):
         while removed < limit:
             step_removed, wrapped = await self._script(
                 "SWEEP",
-                [base + "keys", base + "hits", base + "sweep"],
+                [base + "keys", base + "hits", base + "sweep", base + "sizes", base + "usage"],
                 [base + "d:", str(SWEEP_BATCH)],
             )
             removed += int(step_removed)
@@ -478,3 +530,75 @@ class RedisStore(Store):
         names = await self._call(lambda c: c.smembers(self._prefix + NAMESPACES))
         found = {DEFAULT.name, *(_text(name) for name in names)}
         return [Namespace(name) for name in sorted(found)]
+
+    # tenants ---------------------------------------------------------------------------
+
+    async def usage(self, ns: Namespace) -> Usage:
+        base = self._base(ns)
+        documents, used = await self._call(
+            lambda c: c.hmget(base + "usage", ["documents", "bytes"])
+        )
+        return Usage(int(documents or 0), int(used or 0))
+
+    async def drop(self, ns: Namespace) -> None:
+        """Every key of the namespace, found with SCAN and unlinked in steps."""
+        base = self._base(ns)
+        if ns.name == DEFAULT.name:
+            patterns = [_glob_escape(base) + "d:*"]
+            named = [base + n for n in ("keys", "hits", "count", "sweep", "sizes", "usage")]
+        else:
+            patterns, named = [_glob_escape(base) + "*"], []
+        for pattern in patterns:
+            cursor: Any = "0"
+            while True:
+                cursor, found = await self._call(
+                    lambda c, at=cursor, p=pattern: c.custom_command(
+                        ["SCAN", at, "MATCH", p, "COUNT", "500"]
+                    )
+                )
+                if found:
+                    await self._call(lambda c, keys=found: c.custom_command(["UNLINK", *keys]))
+                if _text(cursor) == "0":
+                    break
+        if named:
+            await self._call(lambda c: c.custom_command(["UNLINK", *named]))
+        await self._call(lambda c: c.srem(self._prefix + NAMESPACES, [ns.name]))
+        self._bases.pop(ns.name, None)
+        if ns.name == DEFAULT.name:
+            self._bases[DEFAULT.name] = self._prefix
+
+    async def _take_many(self, requests: list[list[Bucket]]) -> list[Any]:
+        batch = [
+            [
+                value
+                for b in buckets
+                for value in (self._prefix + RATES + b.key, b.limit, b.window_ms)
+            ]
+            for buckets in requests
+        ]
+        replies: list[Any] = _unpack(await self._script("RATE", [], [_pack(batch)]))
+        return replies
+
+    async def take(self, buckets: list[Bucket], now: int) -> Taken:
+        reply = await self._rates.submit(buckets)
+        return Taken(
+            reply[0] == 1,
+            tuple(max(0, int(v)) for v in reply[1::2]),
+            tuple(int(v) for v in reply[2::2]),
+        )
+
+    async def account_get(self, kind: str, key: str) -> bytes | None:
+        value = await self._call(lambda c: c.hget(self._prefix + ACCOUNTS + kind, key))
+        return None if value is None else bytes(value)
+
+    async def account_put(self, kind: str, key: str, value: bytes) -> bool:
+        added = await self._call(lambda c: c.hset(self._prefix + ACCOUNTS + kind, {key: value}))
+        return bool(added)
+
+    async def account_delete(self, kind: str, key: str) -> bool:
+        removed = await self._call(lambda c: c.hdel(self._prefix + ACCOUNTS + kind, [key]))
+        return bool(removed)
+
+    async def account_list(self, kind: str) -> list[tuple[str, bytes]]:
+        found = await self._call(lambda c: c.hgetall(self._prefix + ACCOUNTS + kind))
+        return sorted((_text(k), bytes(v)) for k, v in found.items())

@@ -5,6 +5,10 @@ SCHEMA_VERSION. A file of the first layout (no namespaces, both pragmas 0) is mi
 place, once, inside one write transaction: with several workers opening the file at once, the
 first takes the lock and migrates, and the others find the new version when they get it.
 A file that holds tables of another application is refused, never written to.
+
+Version 3 adds what tenants need: each namespace's usage (kept by triggers, so every way a
+document is written or removed counts, in one place) and the accounts (tenants and token
+digests).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x504B5631  # "PKV1"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = """
 CREATE TABLE documents (
@@ -37,6 +41,34 @@ CREATE TABLE counters (
 CREATE TABLE namespaces (name TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
+# Version 3: usage per namespace, and accounts; usage starts from what the file holds.
+ACCOUNTS = """
+CREATE TABLE usage (
+    ns TEXT PRIMARY KEY,
+    documents INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE accounts (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE TRIGGER documents_added AFTER INSERT ON documents BEGIN
+    INSERT INTO usage (ns, documents, bytes) VALUES (NEW.ns, 1, length(NEW.body))
+    ON CONFLICT (ns) DO UPDATE SET documents = documents + 1, bytes = bytes + length(NEW.body);
+END;
+CREATE TRIGGER documents_removed AFTER DELETE ON documents BEGIN
+    UPDATE usage SET documents = documents - 1, bytes = bytes - length(OLD.body)
+    WHERE ns = OLD.ns;
+END;
+CREATE TRIGGER documents_changed AFTER UPDATE OF body ON documents BEGIN
+    UPDATE usage SET bytes = bytes + length(NEW.body) - length(OLD.body) WHERE ns = NEW.ns;
+END;
+INSERT INTO usage (ns, documents, bytes)
+    SELECT ns, count(*), coalesce(sum(length(body)), 0) FROM documents GROUP BY ns;
+"""
+
 # The first layout: one namespace. Its data becomes the default namespace's.
 FROM_VERSION_1 = (
     """
@@ -56,6 +88,7 @@ DROP TABLE counters_v1;
 """
 )
 VERSION_1_COLUMNS = ["path", "body", "version", "digest", "last_updated", "expires_at", "hits"]
+VERSION_2_TABLES = {"documents", "counters", "namespaces"}
 
 
 class ForeignDatabase(Exception):
@@ -87,10 +120,13 @@ def upgrade(conn: sqlite3.Connection) -> str | None:
     if application not in (0, APPLICATION_ID) or (application == 0 and version != 0):
         raise ForeignDatabase(f"application id {application:#x}, user version {version}")
     if not tables:
-        _run(conn, TABLES)
+        _run(conn, TABLES + ACCOUNTS)
         done = "created"
+    elif application == APPLICATION_ID and version == 2 and tables == VERSION_2_TABLES:
+        _run(conn, ACCOUNTS)
+        done = "migrated from version 2"
     elif tables == {"documents", "counters"} and _columns(conn, "documents") == VERSION_1_COLUMNS:
-        _run(conn, FROM_VERSION_1)
+        _run(conn, FROM_VERSION_1 + ACCOUNTS)
         done = "migrated from version 1"
     else:
         raise ForeignDatabase(f"it holds the tables {', '.join(sorted(tables))}")
@@ -100,7 +136,17 @@ def upgrade(conn: sqlite3.Connection) -> str | None:
 
 
 def _run(conn: sqlite3.Connection, script: str) -> None:
-    """Statements one by one: ``executescript`` would commit the caller's transaction."""
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    """Statements one by one: ``executescript`` would commit the caller's transaction.
+
+    A trigger's body holds ``;`` of its own: its statements run up to its ``END;``.
+    """
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if pending.lstrip().upper().startswith("CREATE TRIGGER") and not pending.rstrip(
+            "; \n"
+        ).upper().endswith("END"):
+            continue
+        if pending.strip(" \n;"):
+            conn.execute(pending)
+        pending = ""

@@ -9,6 +9,10 @@ Durability: ``synchronous=FULL`` - a write is acknowledged only after its transa
 in the WAL on disk, so it survives the process being killed and the machine losing power.
 
 Every driver error is wrapped here once, as StoreError with the driver's error as its cause.
+
+Rate-limit windows live in a second file beside the database (``<file>-rates``), written
+without fsync by a writer of their own: they are worth nothing after a crash, and counting a
+request must never wait behind a document's fsync (opened on the first count).
 """
 
 from __future__ import annotations
@@ -24,12 +28,17 @@ from collections.abc import Callable
 from typing import Any
 
 from pathkv.core.contract import (
+    Bucket,
     ConditionFailed,
     CorruptRecord,
+    Limits,
+    QuotaExceeded,
     Record,
     Store,
     StoreError,
     StoreHealth,
+    Taken,
+    Usage,
     Write,
 )
 from pathkv.core.etags import Expect
@@ -57,10 +66,33 @@ INITIALIZE_TIMEOUT = 300.0
 QUICK_CHECK_UP_TO = 256 * 1024 * 1024
 
 
+RATES_TABLE = """
+CREATE TABLE IF NOT EXISTS rates (
+    key TEXT PRIMARY KEY,
+    window INTEGER NOT NULL,
+    count INTEGER NOT NULL
+) WITHOUT ROWID
+"""
+
+
 def _connect(options: SQLiteOptions, busy_timeout: float) -> sqlite3.Connection:
     conn = sqlite3.connect(options.path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def rates_path(options: SQLiteOptions) -> Any:
+    return options.path.with_name(options.path.name + "-rates")
+
+
+def _connect_rates(options: SQLiteOptions, busy_timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(rates_path(options), isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(max(busy_timeout, 5.0) * 1000)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute(RATES_TABLE)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     return conn
 
 
@@ -129,8 +161,13 @@ class _Writer:
     One operation's failure fails that operation only; the thread outlives every error.
     """
 
-    def __init__(self, options: SQLiteOptions) -> None:
+    def __init__(
+        self,
+        options: SQLiteOptions,
+        connect: Callable[[SQLiteOptions, float], sqlite3.Connection] = _connect,
+    ) -> None:
         self._options = options
+        self._connect = connect
         self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         # Why the last transaction failed (disk full, read-only or damaged file), until one
         # commits again.
@@ -155,7 +192,7 @@ class _Writer:
 
     def _run(self) -> None:
         # The lock is polled in _begin; statements inside a transaction never wait.
-        conn = _connect(self._options, busy_timeout=0)
+        conn = self._connect(self._options, 0)
         try:
             while True:
                 first = self._queue.get()
@@ -206,7 +243,7 @@ class _Writer:
             for op, _, _ in batch:
                 try:
                     outcomes.append((True, op(conn)))
-                except ConditionFailed as exc:  # raised before the op changed anything
+                except (ConditionFailed, QuotaExceeded) as exc:  # before the op changed anything
                     outcomes.append((False, exc))
                 except Exception as exc:
                     # A statement that fails changes nothing (SQLite undoes the statement),
@@ -240,6 +277,7 @@ class SQLiteStore(Store):
         self.options = options
         self.path = options.path
         self._writer: _Writer | None = None
+        self._rates: _Writer | None = None
         self._reader: sqlite3.Connection | None = None
         self._pending_hits: dict[tuple[str, str], int] = {}
         self._flusher: asyncio.Task[None] | None = None
@@ -263,6 +301,9 @@ class SQLiteStore(Store):
                 await self.flush()
             await asyncio.to_thread(self._writer.stop)
             self._writer = None
+        if self._rates is not None:
+            await asyncio.to_thread(self._rates.stop)
+            self._rates = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -341,13 +382,15 @@ class SQLiteStore(Store):
 
     # contract --------------------------------------------------------------------------
 
-    async def put(self, ns: Namespace, write: Write, expect: Expect | None) -> tuple[Record, bool]:
+    async def put(
+        self, ns: Namespace, write: Write, expect: Expect | None, limits: Limits | None = None
+    ) -> tuple[Record, bool]:
         name = ns.name
 
         def op(conn: sqlite3.Connection) -> tuple[Record, bool]:
             row = conn.execute(
-                "SELECT version, digest, expires_at, hits, last_updated FROM documents "
-                "WHERE ns = ? AND path = ?",
+                "SELECT version, digest, expires_at, hits, last_updated, length(body) "
+                "FROM documents WHERE ns = ? AND path = ?",
                 (name, write.path),
             ).fetchone()
             live = row is not None and row[2] > write.now
@@ -355,6 +398,8 @@ class SQLiteStore(Store):
                 expect.holds((row[0], row[1]), row[4]) if live else expect.holds(None)
             ):
                 raise ConditionFailed(write.path)
+            if limits is not None:
+                self._check_limits(conn, name, limits, len(write.body), row)
             record = Record(
                 write.path,
                 write.body,
@@ -493,3 +538,104 @@ class SQLiteStore(Store):
         rows = self._read("SELECT name FROM namespaces ORDER BY name", ())
         names = {DEFAULT.name, *(row[0] for row in rows)}
         return [Namespace(name) for name in sorted(names)]
+
+    # tenants ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_limits(
+        conn: sqlite3.Connection, name: str, limits: Limits, size: int, row: Any
+    ) -> None:
+        """Raise QuotaExceeded when writing size bytes (over row, the stored document, if
+        any) takes the namespace past limits; inside the write's own transaction."""
+        found = conn.execute("SELECT documents, bytes FROM usage WHERE ns = ?", (name,)).fetchone()
+        documents, used = found if found is not None else (0, 0)
+        old = row[5] if row is not None else 0
+        if row is None and limits.documents is not None and documents + 1 > limits.documents:
+            raise QuotaExceeded("documents")
+        if size > old and limits.bytes is not None and used + size - old > limits.bytes:
+            raise QuotaExceeded("bytes")
+
+    async def usage(self, ns: Namespace) -> Usage:
+        rows = self._read("SELECT documents, bytes FROM usage WHERE ns = ?", (ns.name,))
+        return Usage(rows[0][0], rows[0][1]) if rows else Usage()
+
+    async def drop(self, ns: Namespace) -> None:
+        name = ns.name
+
+        def op(conn: sqlite3.Connection) -> None:
+            for table, column in (
+                ("documents", "ns"),
+                ("counters", "ns"),
+                ("usage", "ns"),
+                ("namespaces", "name"),
+            ):
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+
+        await self._write(op)
+        for key in [key for key in self._pending_hits if key[0] == name]:
+            del self._pending_hits[key]
+
+    async def take(self, buckets: list[Bucket], now: int) -> Taken:
+        if self._writer is None:
+            raise StoreError("the SQLite store is not open")
+        if self._rates is None:
+            self._rates = _Writer(self.options, _connect_rates)
+
+        def op(conn: sqlite3.Connection) -> Taken:
+            counts, resets = [], []
+            for bucket in buckets:
+                window = now // bucket.window_ms
+                row = conn.execute(
+                    "SELECT window, count FROM rates WHERE key = ?", (bucket.key,)
+                ).fetchone()
+                counts.append(row[1] if row is not None and row[0] == window else 0)
+                resets.append((window + 1) * bucket.window_ms - now)
+            allowed = all(c < b.limit for c, b in zip(counts, buckets, strict=True))
+            if allowed:
+                for bucket in buckets:
+                    conn.execute(
+                        "INSERT INTO rates (key, window, count) VALUES (?, ?, 1) "
+                        "ON CONFLICT (key) DO UPDATE SET count = CASE WHEN window = "
+                        "excluded.window THEN count + 1 ELSE 1 END, window = excluded.window",
+                        (bucket.key, now // bucket.window_ms),
+                    )
+                counts = [c + 1 for c in counts]
+            return Taken(
+                allowed,
+                tuple(max(0, b.limit - c) for c, b in zip(counts, buckets, strict=True)),
+                tuple(resets),
+            )
+
+        taken: Taken = await self._rates.submit(op)
+        return taken
+
+    async def account_get(self, kind: str, key: str) -> bytes | None:
+        rows = self._read("SELECT value FROM accounts WHERE kind = ? AND key = ?", (kind, key))
+        return bytes(rows[0][0]) if rows else None
+
+    async def account_put(self, kind: str, key: str, value: bytes) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE accounts SET value = ? WHERE kind = ? AND key = ?", (value, kind, key)
+            )
+            if cursor.rowcount:
+                return False
+            conn.execute(
+                "INSERT INTO accounts (kind, key, value) VALUES (?, ?, ?)", (kind, key, value)
+            )
+            return True
+
+        created: bool = await self._write(op)
+        return created
+
+    async def account_delete(self, kind: str, key: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("DELETE FROM accounts WHERE kind = ? AND key = ?", (kind, key))
+            return cursor.rowcount > 0
+
+        found: bool = await self._write(op)
+        return found
+
+    async def account_list(self, kind: str) -> list[tuple[str, bytes]]:
+        rows = self._read("SELECT key, value FROM accounts WHERE kind = ? ORDER BY key", (kind,))
+        return [(row[0], bytes(row[1])) for row in rows]

@@ -2,25 +2,64 @@
 
 from __future__ import annotations
 
+from pathkv.web.request import ACCESS_ADMIN, ACCESS_DOCUMENT, ACCESS_METRICS, ACCESS_OPEN
 from pathkv.web.router import Route, Router
+from pathkv.web.routes.admin import Admin
 from pathkv.web.routes.counter import Counter
 from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
 
 
 def table(
-    documents: Documents, counter: Counter, endpoints: Endpoints, max_path_bytes: int
+    documents: Documents,
+    counter: Counter,
+    endpoints: Endpoints,
+    admin: Admin,
+    max_path_bytes: int,
 ) -> Router:
     """Every route of the service: the one place a new route is added."""
     return Router(
         exact=[
             Route.read_only("/", counter.get),
-            Route.read_only("/-/healthz", endpoints.healthz),
-            Route.read_only("/-/readyz", endpoints.readyz),
-            Route.read_only("/-/metrics", endpoints.metrics),
-            Route.read_only("/-/openapi.json", endpoints.openapi),
+            Route.read_only("/-/healthz", endpoints.healthz, access=ACCESS_OPEN),
+            Route.read_only("/-/readyz", endpoints.readyz, access=ACCESS_OPEN),
+            Route.read_only("/-/metrics", endpoints.metrics, access=ACCESS_METRICS),
+            Route.read_only("/-/openapi.json", endpoints.openapi, access=ACCESS_OPEN),
             Route.read_only("/-/keys", endpoints.keys, ("prefix", "after", "limit")),
             Route.read_only("/-/hits", endpoints.hits, ("limit",)),
+            Route.read_only("/-/tenants", admin.list_tenants, access=ACCESS_ADMIN),
+            Route(
+                "/-/tokens",
+                {"GET": admin.list_tokens, "HEAD": admin.list_tokens, "POST": admin.create_token},
+                frozenset(("tenant",)),
+                "{method} is not supported on /-/tokens (POST makes a token)",
+                ACCESS_ADMIN,
+            ),
+        ],
+        prefixed=[
+            (
+                "/-/tenants/",
+                Route(
+                    "/-/tenants/{name}",
+                    {
+                        "GET": admin.get_tenant,
+                        "HEAD": admin.get_tenant,
+                        "PUT": admin.put_tenant,
+                        "DELETE": admin.delete_tenant,
+                    },
+                    refusal="{method} is not supported on a tenant",
+                    access=ACCESS_ADMIN,
+                ),
+            ),
+            (
+                "/-/tokens/",
+                Route(
+                    "/-/tokens/{id}",
+                    {"GET": admin.get_token, "HEAD": admin.get_token, "DELETE": admin.revoke},
+                    refusal="{method} is not supported on a token (DELETE revokes it)",
+                    access=ACCESS_ADMIN,
+                ),
+            ),
         ],
         documents=Route(
             "/{path}",
@@ -32,6 +71,7 @@ def table(
             },
             frozenset(("meta", "ttl")),
             "{method} is not supported on documents",
+            ACCESS_DOCUMENT,
         ),
         max_path_bytes=max_path_bytes,
     )

@@ -92,7 +92,7 @@ class Documents:
                 self._body_timeout,
             )
             record, created = await self.service.put(
-                request.namespace, request.path, content_type, body, ttl, expect
+                request.namespace, request.path, content_type, body, ttl, expect, request.quota
             )
         finally:
             self._budget.give_back(size)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pathkv.core.errors import NotReady
-from pathkv.core.service import Service
+from pathkv.core.service import DEFAULT_TOP, MAX_PAGE, Service, within
+from pathkv.core.tokens import READ
 from pathkv.web.metrics import CONTENT_TYPE as METRICS_TYPE
 from pathkv.web.metrics import Metrics
 from pathkv.web.openapi import spec as openapi_spec
@@ -58,8 +59,20 @@ class Endpoints:
         page = await self.service.keys(
             request.namespace, query.get("prefix"), query.get("after"), request.integer("limit")
         )
-        return json_response(200, {"items": [{"path": p} for p in page.paths], "next": page.next})
+        paths = page.paths
+        principal = request.principal
+        if principal is not None and not principal.reads_everything:
+            paths = [p for p in paths if principal.may(READ, p)]
+        return json_response(200, {"items": [{"path": p} for p in paths], "next": page.next})
 
     async def hits(self, request: Request) -> Response:
-        top = await self.service.top_hits(request.namespace, request.integer("limit"))
+        limit = request.integer("limit")
+        principal = request.principal
+        if principal is None or principal.reads_everything:
+            top = await self.service.top_hits(request.namespace, limit)
+        else:
+            # Ranked among the paths the token may read: the top of a longer ranking.
+            wanted = within("limit", limit, DEFAULT_TOP, 1, MAX_PAGE)
+            top = await self.service.top_hits(request.namespace, MAX_PAGE)
+            top = [(p, n) for p, n in top if principal.may(READ, p)][:wanted]
         return json_response(200, {"items": [{"path": p, "hits": n} for p, n in top]})
