@@ -141,3 +141,16 @@ async def test_account_records(engine: Store) -> None:
     assert not await engine.account_delete("tenant", "a")
     assert await engine.account_list("tenant") == [("b", b'{"v":3}')]
     assert await engine.account_get("token", "a") == b'{"other":"kind"}'
+
+
+async def test_a_namespace_is_listed_once_it_holds_a_document(engine: Store) -> None:
+    late = Namespace("late-" + str(now_ms() % 100000))
+    await engine.usage(late)
+    await engine.get(late, "/a", now_ms(), True)
+    assert late not in await engine.namespaces()
+    await engine.put(late, write("/a", b"{}"), None)
+    assert late in await engine.namespaces()
+    await engine.drop(late)
+    assert late not in await engine.namespaces()
+    await engine.put(late, write("/b", b"{}"), None)
+    assert late in await engine.namespaces()

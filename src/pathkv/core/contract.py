@@ -95,8 +95,13 @@ class QuotaExceeded(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """One rate limit to count a request against: at most ``limit`` requests per fixed
-    window of ``window_ms`` milliseconds, windows aligned on the store's clock."""
+    """One rate limit to count a request against: at most ``limit`` requests per window of
+    ``window_ms`` milliseconds.
+
+    A window starts with the first request counted after the previous window ended (not on
+    a clock boundary), so a caller that starts sending gets exactly ``limit`` requests in its
+    first ``window_ms``, never twice that across a boundary.
+    """
 
     key: str
     limit: int
@@ -212,7 +217,7 @@ class Store(ABC):
     @abstractmethod
     async def take(self, buckets: list[Bucket], now: int) -> Taken:
         """Count one request against every bucket, atomically across every process sharing
-        the store: when a bucket's window is full, count nothing and report not allowed."""
+        the store: when a bucket is full, count nothing and report not allowed."""
 
     # Accounts (tenants, tokens): small JSON records by kind and key, outside namespaces.
 

@@ -123,7 +123,7 @@ class Token:
             item["id"],
             item["digest"],
             item["tenant"],
-            parse_scopes(item["scopes"]),
+            parse_scopes(item["scopes"]) if item["scopes"] else (),
             item.get("expires_at_ms"),
             item.get("name"),
             parse_rate(item.get("rate")),

@@ -77,14 +77,28 @@ class Fields:
 #   -> value (false when there is none), hits, milliseconds left to live (Redis' clock)
 GET_ITEM = Fields(("base", "path", "count"))
 GET_REPLY = Fields(("value", "hits", "left"))
-# PUT: key base, path, digest, lifetime (ms), the body with its codec ("<codec>:<body>"),
+# PUT (ARGV[2]: the key of the set of namespaces, to which a create adds its own):
+# key base, namespace name ("" for the default), path, digest, lifetime (ms), the body with
+# its codec ("<codec>:<body>"),
 # condition mode, condition arguments (a flat list of version, digest pairs, or a time),
 # the body's length (for usage), the namespace's limits on documents and bytes (-1: none)
 #   -> version (0 when the condition failed, -1 when Redis refused the write, -2 and -3 when
 #      the documents or bytes quota did), hits (or, when Redis refused, its error), created
 #      (0/1), the time of the write (ms, Redis' clock)
 PUT_ITEM = Fields(
-    ("base", "path", "digest", "ttl", "body", "mode", "tags", "size", "max_docs", "max_bytes")
+    (
+        "base",
+        "ns",
+        "path",
+        "digest",
+        "ttl",
+        "body",
+        "mode",
+        "tags",
+        "size",
+        "max_docs",
+        "max_bytes",
+    )
 )
 PUT_REPLY = Fields(("version", "hits", "created", "updated"))
 REFUSED = -1

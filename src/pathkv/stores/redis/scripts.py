@@ -154,6 +154,7 @@ local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
       end
       redis.call('ZADD', base .. 'keys', 0, path)
       remember(base .. 'sizes', base .. 'usage', path, old, size)
+      if not old and ns ~= '' then redis.call('SADD', ARGV[2], ns) end
     end
   end
 """
@@ -281,29 +282,32 @@ return {removed, 0}
 
 # Rate limits, for a batch of requests: ARGV[1] is a MessagePack list with, per request, a
 # flat list of its buckets (key, limit, window ms). A request is counted in all its buckets
-# or, when one is full, in none.
+# or, when one is full, in none. A bucket's window is its key's lifetime: it starts with the
+# first request counted after the last window ended (see core/contract.py, Bucket).
 #   -> per request: allowed (0/1), then remaining and ms to the window's end, per bucket
 RATE = (
     BATCH
     + """
-local clock = redis.call('TIME')
-local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
 for _, buckets in ipairs(batch) do
-  local keys, counts, reply = {}, {}, {1}
+  local counts, reply = {}, {1}
   for i = 1, #buckets, 3 do
-    local window = tonumber(buckets[i + 2])
-    local index = math.floor(now / window)
-    local key = buckets[i] .. ':' .. index
-    local count = tonumber(redis.call('GET', key) or '0')
-    keys[#keys + 1], counts[#counts + 1] = key, count
-    if count >= tonumber(buckets[i + 1]) then reply[1] = 0 end
-    reply[#reply + 1] = tonumber(buckets[i + 1]) - count
-    reply[#reply + 1] = (index + 1) * window - now
+    local limit = tonumber(buckets[i + 1])
+    local count = tonumber(redis.call('GET', buckets[i]) or '0')
+    local left = redis.call('PTTL', buckets[i])
+    if left < 0 then count, left = 0, tonumber(buckets[i + 2]) end
+    counts[#counts + 1] = count
+    if count >= limit then reply[1] = 0 end
+    reply[#reply + 1] = limit - count
+    reply[#reply + 1] = left
   end
   if reply[1] == 1 then
-    for j, key in ipairs(keys) do
-      redis.call('INCR', key)
-      redis.call('PEXPIRE', key, tonumber(buckets[3 * j]) + 1000)
+    for j = 1, #counts do
+      local key = buckets[3 * j - 2]
+      if counts[j] == 0 then
+        redis.call('SET', key, 1, 'PX', buckets[3 * j])
+      else
+        redis.call('INCR', key)
+      end
       reply[2 * j] = reply[2 * j] - 1
     end
   end

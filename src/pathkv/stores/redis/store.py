@@ -207,7 +207,8 @@ class RedisStore(Store):
         self._clients: list[Any] = []
         self._next = itertools.cycle(range(options.pool_size))
         self._reads: Batcher[tuple[str, str, bool], Any] = Batcher(self._get_many)
-        self._writes: Batcher[tuple[str, Write, Expect | None, Limits | None], Any] = Batcher(
+        # (key base, namespace name or "" for the default, write, condition, limits)
+        self._writes: Batcher[tuple[str, str, Write, Expect | None, Limits | None], Any] = Batcher(
             self._put_many
         )
         self._increments: Batcher[str, int] = Batcher(self._incr_many)
@@ -338,25 +339,32 @@ class RedisStore(Store):
             base = self._bases[ns.name] = key_base(self._prefix, ns)
         return base
 
-    async def _base_for_write(self, ns: Namespace) -> str:
-        """The key base, the namespace recorded (once per process) before its first write."""
-        base = self._bases.get(ns.name)
-        if base is None:
+    async def _base_for_restore(self, ns: Namespace) -> str:
+        """The key base, the namespace recorded (PUT records it in its script, on a create)."""
+        if ns.name != DEFAULT.name:
             await self._call(lambda c: c.sadd(self._prefix + NAMESPACES, [ns.name]))
-            base = self._base(ns)
-        return base
+        return self._base(ns)
 
     # contract --------------------------------------------------------------------------
 
     async def _put_many(
-        self, items: list[tuple[str, Write, Expect | None, Limits | None]]
+        self, items: list[tuple[str, str, Write, Expect | None, Limits | None]]
     ) -> list[Any]:
         batch: list[Any] = []
-        for base, write, expect, limits in items:
+        for base, name, write, expect, limits in items:
             mode, tags = _condition(expect)
             # Only the lifetime is sent: Redis' clock decides when it ends (see scripts.py).
             ttl = b"%d" % (write.expires_at - write.now)
-            batch += (base, write.path, write.digest, ttl, _encoded_body(write.body), mode, tags)
+            batch += (
+                base,
+                name,
+                write.path,
+                write.digest,
+                ttl,
+                _encoded_body(write.body),
+                mode,
+                tags,
+            )
             if limits is None:
                 batch += (len(write.body), -1, -1)
             else:
@@ -365,14 +373,18 @@ class RedisStore(Store):
                     -1 if limits.documents is None else limits.documents,
                     -1 if limits.bytes is None else limits.bytes,
                 )
-        return PUT_REPLY.split(_unpack(await self._script("PUT", [], [_pack(batch)])))
+        namespaces = self._prefix + NAMESPACES
+        return PUT_REPLY.split(_unpack(await self._script("PUT", [], [_pack(batch), namespaces])))
 
     async def put(
         self, ns: Namespace, write: Write, expect: Expect | None, limits: Limits | None = None
     ) -> tuple[Record, bool]:
         self._check_writable()
-        base = await self._base_for_write(ns)
-        version, hits, created, updated = await self._writes.submit((base, write, expect, limits))
+        base = self._base(ns)
+        name = "" if ns.name == DEFAULT.name else ns.name
+        version, hits, created, updated = await self._writes.submit(
+            (base, name, write, expect, limits)
+        )
         if version == 0:
             raise ConditionFailed(write.path)
         if version == OVER_DOCUMENTS:
@@ -460,7 +472,7 @@ class RedisStore(Store):
         if record.expires_at <= now:
             return False
         self._check_writable()
-        base = await self._base_for_write(ns)
+        base = await self._base_for_restore(ns)
         result = await self._script(
             "RESTORE",
             self._document_keys(base, record.path),
@@ -563,9 +575,6 @@ class RedisStore(Store):
         if named:
             await self._call(lambda c: c.custom_command(["UNLINK", *named]))
         await self._call(lambda c: c.srem(self._prefix + NAMESPACES, [ns.name]))
-        self._bases.pop(ns.name, None)
-        if ns.name == DEFAULT.name:
-            self._bases[DEFAULT.name] = self._prefix
 
     async def _take_many(self, requests: list[list[Bucket]]) -> list[Any]:
         batch = [

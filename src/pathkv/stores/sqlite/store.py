@@ -69,7 +69,7 @@ QUICK_CHECK_UP_TO = 256 * 1024 * 1024
 RATES_TABLE = """
 CREATE TABLE IF NOT EXISTS rates (
     key TEXT PRIMARY KEY,
-    window INTEGER NOT NULL,
+    started INTEGER NOT NULL,
     count INTEGER NOT NULL
 ) WITHOUT ROWID
 """
@@ -582,27 +582,27 @@ class SQLiteStore(Store):
             self._rates = _Writer(self.options, _connect_rates)
 
         def op(conn: sqlite3.Connection) -> Taken:
-            counts, resets = [], []
+            # Per bucket: when its window started, and what it has counted (Bucket says why
+            # a window starts with its first request).
+            windows, resets = [], []
             for bucket in buckets:
-                window = now // bucket.window_ms
                 row = conn.execute(
-                    "SELECT window, count FROM rates WHERE key = ?", (bucket.key,)
+                    "SELECT started, count FROM rates WHERE key = ?", (bucket.key,)
                 ).fetchone()
-                counts.append(row[1] if row is not None and row[0] == window else 0)
-                resets.append((window + 1) * bucket.window_ms - now)
-            allowed = all(c < b.limit for c, b in zip(counts, buckets, strict=True))
+                if row is None or now >= row[0] + bucket.window_ms:
+                    row = (now, 0)
+                windows.append(row)
+                resets.append(row[0] + bucket.window_ms - now)
+            allowed = all(w[1] < b.limit for w, b in zip(windows, buckets, strict=True))
             if allowed:
-                for bucket in buckets:
-                    conn.execute(
-                        "INSERT INTO rates (key, window, count) VALUES (?, ?, 1) "
-                        "ON CONFLICT (key) DO UPDATE SET count = CASE WHEN window = "
-                        "excluded.window THEN count + 1 ELSE 1 END, window = excluded.window",
-                        (bucket.key, now // bucket.window_ms),
-                    )
-                counts = [c + 1 for c in counts]
+                windows = [(started, count + 1) for started, count in windows]
+                conn.executemany(
+                    "INSERT OR REPLACE INTO rates (key, started, count) VALUES (?, ?, ?)",
+                    [(b.key, *w) for b, w in zip(buckets, windows, strict=True)],
+                )
             return Taken(
                 allowed,
-                tuple(max(0, b.limit - c) for c, b in zip(counts, buckets, strict=True)),
+                tuple(max(0, b.limit - w[1]) for w, b in zip(windows, buckets, strict=True)),
                 tuple(resets),
             )
 
