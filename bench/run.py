@@ -46,7 +46,7 @@ setup = function(thread) thread:set("tid", tostring(math.random(1, 1e9))) end
 init = function(args)
   head = "PUT /bench/put/" .. tid .. "/"
   mid = " HTTP/1.1\\r\\nHost: " .. wrk.host .. ":" .. wrk.port ..
-    "\\r\\nContent-Type: application/json\\r\\nContent-Length: "
+    "\\r\\nEXTRAContent-Type: application/json\\r\\nContent-Length: "
 end
 request = function()
   n = n + 1
@@ -59,7 +59,7 @@ local n = 0
 local head, mid, get
 setup = function(thread) thread:set("tid", tostring(math.random(1, 1e9))) end
 init = function(args)
-  local host = "Host: " .. wrk.host .. ":" .. wrk.port .. "\\r\\n"
+  local host = "Host: " .. wrk.host .. ":" .. wrk.port .. "\\r\\nEXTRA"
   head = "PUT /bench/mix/" .. tid .. "/"
   mid = " HTTP/1.1\\r\\n" .. host .. "Content-Type: application/json\\r\\nContent-Length: "
   get = "GET ITEM HTTP/1.1\\r\\n" .. host .. "\\r\\n"
@@ -74,6 +74,15 @@ request = function()
 end
 """.replace("ITEM", ITEM)
 CASES = {"GET item": None, "PUT": WRK_PUT, "GET /": None, "90/10 mix": WRK_MIX}
+# What the cost of authentication is measured on (against the same store with auth off).
+AUTH_CASES = ("GET item", "PUT")
+BENCH_ADMIN = "bench-admin-token-0123456789abcdef"
+# A quota that never refuses and a rate that never limits: their accounting is what costs.
+BENCH_TENANT = {
+    "quota": {"documents": 10**12, "bytes": 10**15, "document_bytes": 1024 * 1024},
+    "rate": None,
+}
+BENCH_RATE = {"requests": 10**9, "window": 60}
 
 
 @dataclass
@@ -103,13 +112,22 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(
-    port: int, path: str, script: str | None, seconds: float, connections: int, workdir: Path
+    port: int,
+    path: str,
+    script: str | None,
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    header: str = "",
 ) -> Result:
+    """header: one more request header line (``Authorization: Bearer ...``), or none."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     if script:
         lua = workdir / "case.lua"
-        lua.write_text(script)
+        lua.write_text(script.replace("EXTRA", header + "\\r\\n" if header else ""))
         command += ["-s", str(lua)]
+    elif header:
+        command += ["-H", header]
     output = subprocess.run(
         [*command, f"http://127.0.0.1:{port}{path}"],
         capture_output=True,
@@ -133,17 +151,19 @@ def run_wrk(
     return Result(rps, p50, p99, failures)
 
 
-def run_loadgen(port: int, case: str, seconds: float, connections: int) -> Result:
+def run_loadgen(port: int, case: str, seconds: float, connections: int, header: str = "") -> Result:
+    extra = (header + "\r\n").encode() if header else b""
+
     def make(n: int) -> bytes:
         put = case == "PUT" or (case == "90/10 mix" and n % 10 == 0)
         if put:
             body = b'{"temp":21.5,"n":%d}' % n
             return (
-                b"PUT /bench/put/%d HTTP/1.1\r\nHost: b\r\nContent-Type: application/json"
-                b"\r\nContent-Length: %d\r\n\r\n%s" % (n, len(body), body)
+                b"PUT /bench/put/%d HTTP/1.1\r\nHost: b\r\n%sContent-Type: application/json"
+                b"\r\nContent-Length: %d\r\n\r\n%s" % (n, extra, len(body), body)
             )
         path = b"/" if case == "GET /" else ITEM.encode()
-        return b"GET %s HTTP/1.1\r\nHost: b\r\n\r\n" % path
+        return b"GET %s HTTP/1.1\r\nHost: b\r\n%s\r\n" % (path, extra)
 
     out = loadgen.run(port, make, connections, seconds)
     lat = sorted(out.latencies) or [0.0]
@@ -205,35 +225,78 @@ class Process:
                 self.proc.wait(10)
 
 
-def http(port: int, method: str, path: str, body: str | None = None) -> int:
+def http(
+    port: int, method: str, path: str, body: str | None = None, header: str = ""
+) -> tuple[int, bytes]:
     import http.client
 
+    headers = {"Content-Type": "application/json"}
+    if header:
+        name, _, value = header.partition(": ")
+        headers[name] = value
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-    status = conn.getresponse().status
+    conn.request(method, path, body=body, headers=headers)
+    answer = conn.getresponse()
+    status, content = answer.status, answer.read()
     conn.close()
-    return status
+    return status, content
 
 
-def servers(redis_port: int, workdir: Path) -> Iterator[tuple[str, list[str], dict[str, str]]]:
+def tenant_token(port: int, rate: dict[str, int] | None) -> str:
+    """A tenant (with a quota, and rate when given) and a token for it, made with the
+    admin token: the Authorization header the auth cases send."""
+    admin = f"Authorization: Bearer {BENCH_ADMIN}"
+    status, _ = http(
+        port, "PUT", "/-/tenants/bench", json.dumps({**BENCH_TENANT, "rate": rate}), admin
+    )
+    assert status in (200, 201), status
+    request = {"tenant": "bench", "scopes": [{"prefix": "/bench", "allow": ["read", "write"]}]}
+    status, content = http(port, "POST", "/-/tokens", json.dumps(request), admin)
+    assert status == 201, (status, content)
+    return f"Authorization: Bearer {json.loads(content)['token']}"
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    cases: tuple[str, ...] = tuple(CASES)
+    auth_rate: dict[str, int] | None = None
+    """For the auth cases: the rate the tenant is under (None: a quota only)."""
+    auth: bool = False
+
+
+def servers(redis_port: int, workdir: Path) -> Iterator[Server]:
     python = sys.executable
-    yield (
+    yield Server(
         "baseline: tutorial Flask app, gunicorn 2 sync workers",
         [python, "-m", "gunicorn", "-w", "2", "--chdir", str(HERE), "baseline_app:app"],
         {"REDIS_PORT": str(redis_port)},
     )
     quiet = {"PATHKV_LOG_LEVEL": "WARNING", "PATHKV_SHUTDOWN_DELAY": "0"}
     serve = [python, "-m", "pathkv", "serve", "--workers", "2", "--pin-workers", "--store"]
-    yield (
-        "pathkv on Redis (2 pinned workers)",
-        [*serve, f"redis://127.0.0.1:{redis_port}/0"],
-        {**quiet, "PATHKV_REDIS_PREFIX": "bench:"},
-    )
-    yield (
-        "pathkv on SQLite (2 pinned workers)",
-        [*serve, f"sqlite:///{workdir / 'bench.db'}"],
-        quiet,
-    )
+    auth = {**quiet, "PATHKV_AUTH": "on", "PATHKV_ADMIN_TOKEN": BENCH_ADMIN}
+    for store, url, env in (
+        ("Redis", f"redis://127.0.0.1:{redis_port}/0", {"PATHKV_REDIS_PREFIX": "bench:"}),
+        ("SQLite", f"sqlite:///{workdir / 'bench.db'}", {}),
+    ):
+        yield Server(f"pathkv on {store} (2 pinned workers)", [*serve, url], {**quiet, **env})
+        yield Server(
+            f"pathkv on {store}, auth on: tenant token, quota",
+            [*serve, url],
+            {**auth, **env},
+            AUTH_CASES,
+            auth=True,
+        )
+        yield Server(
+            f"pathkv on {store}, auth on: tenant token, quota and rate limit",
+            [*serve, url],
+            {**auth, **env},
+            AUTH_CASES,
+            BENCH_RATE,
+            auth=True,
+        )
 
 
 def redis_ceiling(port: int, requests: int) -> dict[str, float]:
@@ -430,7 +493,8 @@ def main() -> int:
     table: dict[str, dict[str, Result]] = {}
     rss: dict[str, float] = {}
     try:
-        for name, command, env in servers(redis_port, workdir):
+        for spec in servers(redis_port, workdir):
+            name, command, env = spec.name, spec.command, spec.env
             port = free_port()
             server = Process(
                 [
@@ -446,20 +510,30 @@ def main() -> int:
                 workdir / "server.log",
             )
             try:
-                assert http(port, "PUT", ITEM, SMALL_DOC) in (200, 201)
+                header = tenant_token(port, spec.auth_rate) if spec.auth else ""
+                assert http(port, "PUT", ITEM, SMALL_DOC, header)[0] in (200, 201)
                 table[name] = {}
-                for case, script in CASES.items():
+                for case in spec.cases:
+                    script = CASES[case]
                     path = "/" if case == "GET /" else ITEM
                     runs = []
                     for _ in range(args.repeat):
                         if use_wrk:
                             runs.append(
                                 run_wrk(
-                                    port, path, script, args.duration, args.connections, workdir
+                                    port,
+                                    path,
+                                    script,
+                                    args.duration,
+                                    args.connections,
+                                    workdir,
+                                    header,
                                 )
                             )
                         else:
-                            runs.append(run_loadgen(port, case, args.duration, args.connections))
+                            runs.append(
+                                run_loadgen(port, case, args.duration, args.connections, header)
+                            )
                     result = median(runs)
                     table[name][case] = result
                     print(
@@ -484,6 +558,27 @@ def main() -> int:
     print(report)
     args.output.write_text(report)
     return 0
+
+
+def auth_cost(table: dict[str, dict[str, Result]]) -> list[str]:
+    """What authentication costs: each auth case's throughput over the same store's with
+    auth off, in this run."""
+    lines = [
+        "",
+        "Authentication's cost: throughput with auth on (a tenant token; its quota checked with",
+        "every write; with and without a rate limit) over auth off, same store, same run.",
+        "",
+        "| server | case | auth on / off |",
+        "|---|---|---:|",
+    ]
+    for name, cases in table.items():
+        if ", auth on:" not in name:
+            continue
+        plain = table.get(name.split(",", 1)[0] + " (2 pinned workers)", {})
+        for case, result in cases.items():
+            if case in plain and plain[case].rps:
+                lines.append(f"| {name} | {case} | {result.rps / plain[case].rps:.2f} |")
+    return lines
 
 
 def render(
@@ -515,6 +610,7 @@ def render(
                 f"| {name} | {case} | {r.rps:,.0f} | {ratio:.2f}x | {r.p50_ms:.2f} | "
                 f"{r.p99_ms:.2f} | {r.non_2xx} |"
             )
+    lines += auth_cost(table)
     lines += ["", "| server | RSS per worker (MiB) |", "|---|---:|"]
     lines += [f"| {name} | {value:.1f} |" for name, value in rss.items()]
     lines += ["", "| ceiling: redis-benchmark, 64 clients | req/s |", "|---|---:|"]

@@ -59,6 +59,8 @@ class Settings:
     """Pin each worker to a CPU of its own; for a machine or cpuset that runs only pathkv."""
     store: str = dataclasses.field(default_factory=default_store_url)
     """Store URL: sqlite:///path.db, redis://[:password@]host:port/db or rediss://..."""
+    store_file: str = ""
+    """A file holding the store URL (a mounted Secret, when the URL carries a password)."""
     default_ttl: int = 365 * 24 * 3600
     """Seconds a document lives after its last write, unless the PUT gives ?ttl=."""
     max_ttl: int = 10 * 365 * 24 * 3600
@@ -132,13 +134,22 @@ class Settings:
             if raw is not None and raw != "":
                 values[field.name] = _coerce(field.name, field.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values.get("store_file"):
+            if "store" in values:
+                raise ConfigError(f"set {ENV_PREFIX}STORE or {ENV_PREFIX}STORE_FILE, not both")
+            values["store"] = read_secret("STORE_FILE", values["store_file"])
         settings = cls(**values)
         settings.validate()
         return settings
 
     def to_env(self) -> dict[str, str]:
-        """The settings as ``PATHKV_*`` variables, to hand to worker processes."""
-        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+        """The settings as ``PATHKV_*`` variables, to hand to worker processes (the store
+        as its URL, already read from PATHKV_STORE_FILE when that was given)."""
+        return {
+            ENV_PREFIX + f.name.upper(): str(getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "store_file"
+        }
 
     def validate(self) -> None:
         positive = (
@@ -223,16 +234,20 @@ class Settings:
     def admin_secret(self) -> str | None:
         """The bootstrap admin token, from the variable or the file; None when neither."""
         if self.admin_token_file:
-            try:
-                secret = Path(self.admin_token_file).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(
-                    f"{ENV_PREFIX}ADMIN_TOKEN_FILE: cannot read {self.admin_token_file}: {exc}"
-                ) from None
-            if not secret:
-                raise ConfigError(f"{ENV_PREFIX}ADMIN_TOKEN_FILE: {self.admin_token_file} is empty")
-            return secret
+            return read_secret("ADMIN_TOKEN_FILE", self.admin_token_file)
         return self.admin_token.strip() or None
+
+
+def read_secret(variable: str, path: str) -> str:
+    """The text of a secret's file (a mounted Secret), without surrounding whitespace."""
+    try:
+        secret = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{ENV_PREFIX}{variable}: cannot read {path}: {reason}") from None
+    if not secret:
+        raise ConfigError(f"{ENV_PREFIX}{variable}: {path} is empty")
+    return secret
 
 
 def is_loopback(host: str) -> bool:

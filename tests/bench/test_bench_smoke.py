@@ -42,6 +42,18 @@ def test_benchmark_smoke(tmp_path: Path, generator: str) -> None:
             assert row, f"no row for {server} / {case}"
             assert int(row.group(1).replace(",", "")) > 0
             assert row.group(2) == "0", f"non-2xx answers for {server} / {case}"
+    for store in ("Redis", "SQLite"):
+        for variant in ("quota", "quota and rate limit"):
+            server = f"pathkv on {store}, auth on: tenant token, {variant}"
+            for case in ("GET item", "PUT"):
+                row = re.search(
+                    rf"\| {re.escape(server)} \| {re.escape(case)} \| ([\d,]+) \|.* \| (\d+) \|\n",
+                    report,
+                )
+                assert row and row.group(2) == "0", f"{server} / {case}"
+                assert re.search(
+                    rf"\| {re.escape(server)} \| {re.escape(case)} \| [\d.]+ \|", report
+                )
     assert "RSS per worker" in report
     assert re.search(r"\| sensor JSON \| [\d,]+ \|", report)
     assert re.search(r"\| random base64 \| [\d,]+ \|", report)

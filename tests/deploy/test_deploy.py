@@ -187,6 +187,47 @@ def test_compose_file_matches_the_specification() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     redis, pathkv = compose["services"]["redis"], compose["services"]["pathkv"]
-    assert "--appendonly" in redis["command"] and "redis-data:/data" in redis["volumes"]
+    assert "--appendonly yes" in redis["command"][0] and "redis-data:/data" in redis["volumes"]
+    # auth on; the admin token, Redis' password and the store URL only in secret files
+    assert "--requirepass" in redis["command"][0] and redis["secrets"] == ["redis_password"]
+    environment = pathkv["environment"]
+    assert environment["PATHKV_AUTH"] == "on" and "PATHKV_STORE" not in environment
+    assert environment["PATHKV_STORE_FILE"] == "/run/secrets/store_url"
+    assert environment["PATHKV_ADMIN_TOKEN_FILE"] == "/run/secrets/admin_token"
+    assert set(pathkv["secrets"]) == {"admin_token", "store_url"}
+    assert all("file" in secret for secret in compose["secrets"].values())
     assert pathkv["depends_on"]["redis"]["condition"] == "service_healthy"
     assert pathkv["ports"] == ["8080:8080"]
+
+
+def test_secrets_come_only_from_secrets(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    """Auth is on, and the admin token and Redis' password (and the store URL, which holds
+    it) reach the pods from the Secret pathkv-secrets, never from a ConfigMap or an image."""
+    _, objects = rendered
+    config = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert config["data"]["PATHKV_AUTH"] == "on"
+    for key, value in config["data"].items():
+        assert not any(word in key for word in ("PATHKV_STORE", "PASSWORD")), key
+        assert "redis://" not in value and "@" not in value, key
+    for name, spec in pod_specs(objects):
+        for container in spec["containers"]:
+            env = {e["name"]: e for e in container.get("env", [])}
+            if container["name"] == "redis":
+                assert "$(REDIS_PASSWORD)" in container["args"]
+                for variable in ("REDIS_PASSWORD", "REDISCLI_AUTH"):
+                    ref = env[variable]["valueFrom"]["secretKeyRef"]
+                    assert ref == {"name": "pathkv-secrets", "key": "redis-password"}
+                continue
+            ref = env["PATHKV_STORE"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "pathkv-secrets", "key": "store-url"}, name
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    mounted = next(v for v in spec["volumes"] if v["name"] == "admin-token")
+    assert mounted["secret"]["secretName"] == "pathkv-secrets"
+    mounts = spec["containers"][0]["volumeMounts"]
+    assert {
+        "name": "admin-token",
+        "mountPath": "/var/run/secrets/pathkv",
+        "readOnly": True,
+    } in mounts
+    assert config["data"]["PATHKV_ADMIN_TOKEN_FILE"] == "/var/run/secrets/pathkv/admin-token"

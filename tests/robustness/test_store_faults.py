@@ -180,9 +180,13 @@ async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
                     prefix + "hits",
                     prefix + "count",
                     prefix + "namespaces",
+                    prefix + "sizes",
+                    prefix + "usage",
                     tenant + "d:/",
                     tenant + "keys",
                     tenant + "hits",
+                    tenant + "sizes",
+                    tenant + "usage",
                 )
             )
             for k in listed

@@ -136,6 +136,8 @@ def serve(settings: Settings) -> int:
     runtime = Path(tempfile.mkdtemp(prefix="pathkv-"))
     drain_file = runtime / "draining"
     os.environ.update(settings.to_env())
+    # The workers get the store's URL, already read from its file.
+    os.environ.pop("PATHKV_STORE_FILE", None)
     os.environ[DRAIN_FILE_ENV] = str(drain_file)
     os.environ[PARENT_PID_ENV] = str(os.getpid())
     if settings.pin_workers:

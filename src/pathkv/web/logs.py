@@ -25,5 +25,11 @@ def access(request: Request, response: Response, sent: int) -> None:
                 "status": response.status,
                 "duration_ms": round((time.perf_counter() - request.started) * 1000, 3),
                 "bytes": sent,
+                # who it acted for (with auth on): the tenant and the token's id, never
+                # the token itself
+                "tenant": request.namespace.name,
+                "token_id": principal.token.id
+                if (principal := request.principal) is not None and principal.token
+                else None,
             },
         )

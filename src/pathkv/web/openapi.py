@@ -32,11 +32,16 @@ def _problems(*statuses: int) -> dict[str, Any]:
         404: "No live document (or endpoint) at this path.",
         405: "Method not allowed here.",
         408: "The body did not arrive in time.",
+        401: "Authentication is on and no valid token was sent.",
+        403: "The token may not do this (or, auth off: tenants are managed on the store).",
+        409: "The default tenant cannot be deleted.",
         412: "If-Match / If-None-Match did not hold; nothing changed.",
-        413: "Body over the size limit.",
+        413: "Body over the size limit (or the tenant's quota.document_bytes).",
         414: "Path over the length limit.",
         415: "Unsupported content type.",
+        429: "The tenant's or token's rate limit is spent; see Retry-After.",
         503: "Store unavailable.",
+        507: "The write would exceed the tenant's quota (documents or bytes); nothing stored.",
         504: "Store did not answer in time.",
     }
     return {
@@ -114,7 +119,7 @@ def spec() -> dict[str, Any]:
                 _ref("Document"), "The stored document (or with meta=1, Meta).", DOC_HEADERS
             ),
             "304": {"description": "Not modified."},
-            **_problems(400, 404, 414, 503, 504),
+            **_problems(400, 401, 403, 404, 414, 429, 503, 504),
         },
     }
     return {
@@ -131,7 +136,7 @@ def spec() -> dict[str, Any]:
                     "summary": "Increment and return the service counter.",
                     "responses": {
                         "200": _json(_ref("Count"), "The new count."),
-                        **_problems(503, 504),
+                        **_problems(401, 403, 429, 503, 504),
                     },
                 }
             },
@@ -180,7 +185,9 @@ def spec() -> dict[str, Any]:
                             **_json(_ref("Meta"), "Created.", [*DOC_HEADERS, "Location"]),
                             "links": DOCUMENT_LINKS,
                         },
-                        **_problems(400, 405, 408, 412, 413, 414, 415, 503, 504),
+                        **_problems(
+                            400, 401, 403, 405, 408, 412, 413, 414, 415, 429, 503, 504, 507
+                        ),
                     },
                 },
                 "delete": {
@@ -193,7 +200,7 @@ def spec() -> dict[str, Any]:
                     ],
                     "responses": {
                         "204": {"description": "Deleted."},
-                        **_problems(400, 404, 405, 412, 414, 503, 504),
+                        **_problems(400, 401, 403, 404, 405, 412, 414, 429, 503, 504),
                     },
                 },
             },
@@ -220,7 +227,7 @@ def spec() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(_ref("KeysPage"), "One page of paths."),
-                        **_problems(400, 503, 504),
+                        **_problems(400, 401, 403, 429, 503, 504),
                     },
                 }
             },
@@ -231,7 +238,7 @@ def spec() -> dict[str, Any]:
                     "parameters": [_limit(10)],
                     "responses": {
                         "200": _json(_ref("Hits"), "Most hits first."),
-                        **_problems(400, 503, 504),
+                        **_problems(400, 401, 403, 429, 503, 504),
                     },
                 }
             },
@@ -274,9 +281,20 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
                 }
             },
+            **_accounts(),
         },
+        "security": [{"bearer": []}, {}],
         "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A pathkv token (pkv_<id>_<secret>), or the admin token. "
+                    "Needed when PATHKV_AUTH is on.",
+                }
+            },
             "schemas": {
+                **ACCOUNT_SCHEMAS,
                 "Document": {
                     "type": "object",
                     "description": "Any JSON object.",
@@ -372,6 +390,193 @@ def spec() -> dict[str, Any]:
                 },
                 "X-TTL": {"schema": {"type": "integer"}, "description": "Seconds left to live."},
                 "Location": {"schema": {"type": "string"}},
+            },
+        },
+    }
+
+
+NAME_PARAM = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"},
+}
+ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+ADMIN = (400, 401, 403, 429, 503, 504)
+_COUNT = {"type": ["integer", "null"], "minimum": 0}
+_RATE = {
+    "type": ["object", "null"],
+    "required": ["requests", "window"],
+    "properties": {
+        "requests": {"type": "integer", "minimum": 1},
+        "window": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "Seconds."},
+    },
+    "additionalProperties": False,
+}
+_SCOPES = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "required": ["prefix", "allow"],
+        "properties": {
+            "prefix": {"type": "string", "pattern": "^/"},
+            "allow": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "enum": ["read", "write"]},
+            },
+        },
+        "additionalProperties": False,
+    },
+}
+ACCOUNT_SCHEMAS: dict[str, Any] = {
+    "TenantSpec": {
+        "type": "object",
+        "properties": {
+            "quota": {
+                "type": ["object", "null"],
+                "properties": {"documents": _COUNT, "bytes": _COUNT, "document_bytes": _COUNT},
+                "additionalProperties": False,
+            },
+            "rate": _RATE,
+        },
+        "additionalProperties": False,
+    },
+    "Tenant": {
+        "type": "object",
+        "required": ["name", "quota", "rate", "usage"],
+        "properties": {
+            "name": {"type": "string"},
+            "quota": {"type": "object"},
+            "rate": _RATE,
+            "usage": {
+                "type": "object",
+                "required": ["documents", "bytes"],
+                "properties": {
+                    "documents": {"type": "integer", "minimum": 0},
+                    "bytes": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
+    },
+    "TokenRequest": {
+        "type": "object",
+        "properties": {
+            "tenant": {"type": "string"},
+            "admin": {"type": "boolean"},
+            "scopes": _SCOPES,
+            "expires_in": {"type": "integer", "minimum": 1, "description": "Seconds."},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "rate": _RATE,
+        },
+        "additionalProperties": False,
+    },
+    "Token": {
+        "type": "object",
+        "required": ["id", "tenant", "admin", "scopes", "expires_at", "name"],
+        "properties": {
+            "id": {"type": "string"},
+            "token": {"type": "string", "description": "The secret: in the 201 answer only."},
+            "tenant": {"type": ["string", "null"]},
+            "admin": {"type": "boolean"},
+            "scopes": {"type": "array"},
+            "expires_at": {"type": ["integer", "null"], "description": "Unix seconds."},
+            "name": {"type": ["string", "null"]},
+            "rate": _RATE,
+            "created_at": {"type": "integer"},
+        },
+    },
+}
+
+
+def _items(name: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref(name)}},
+    }
+
+
+def _accounts() -> dict[str, Any]:
+    """Tenants and tokens: admin tokens only (with auth off, 403)."""
+    body = {"required": True, "content": {"application/json": {"schema": {}}}}
+    return {
+        "/-/tenants": {
+            "get": {
+                "operationId": "listTenants",
+                "responses": {"200": _json(_items("Tenant"), "Every tenant."), **_problems(*ADMIN)},
+            }
+        },
+        "/-/tenants/{name}": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "getTenant",
+                "responses": {
+                    "200": _json(_ref("Tenant"), "The tenant."),
+                    **_problems(*ADMIN, 404),
+                },
+            },
+            "put": {
+                "operationId": "putTenant",
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("TenantSpec")}},
+                },
+                "responses": {
+                    "200": _json(_ref("Tenant"), "Replaced."),
+                    "201": _json(_ref("Tenant"), "Created."),
+                    **_problems(*ADMIN, 408, 413, 415),
+                },
+            },
+            "delete": {
+                "operationId": "deleteTenant",
+                "responses": {
+                    "204": {"description": "The tenant, its tokens and documents are gone."},
+                    **_problems(*ADMIN, 404, 409),
+                },
+            },
+        },
+        "/-/tokens": {
+            "get": {
+                "operationId": "listTokens",
+                "parameters": [
+                    {
+                        "name": "tenant",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _json(_items("Token"), "Tokens, without secrets."),
+                    **_problems(*ADMIN),
+                },
+            },
+            "post": {
+                "operationId": "createToken",
+                "requestBody": {
+                    **body,
+                    "content": {"application/json": {"schema": _ref("TokenRequest")}},
+                },
+                "responses": {
+                    "201": _json(_ref("Token"), "The token; its secret is shown only here."),
+                    **_problems(*ADMIN, 404, 408, 413, 415),
+                },
+            },
+        },
+        "/-/tokens/{id}": {
+            "parameters": [ID_PARAM],
+            "get": {
+                "operationId": "getToken",
+                "responses": {
+                    "200": _json(_ref("Token"), "The token, without its secret."),
+                    **_problems(*ADMIN, 404),
+                },
+            },
+            "delete": {
+                "operationId": "revokeToken",
+                "responses": {"204": {"description": "Revoked."}, **_problems(*ADMIN, 404)},
             },
         },
     }
