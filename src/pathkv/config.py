@@ -119,6 +119,12 @@ class Settings:
     """A file holding the bootstrap admin token (a mounted Secret)."""
     metrics_auth: bool = False
     """/-/metrics needs an admin token (with auth on)."""
+    watch_heartbeat: float = 15.0
+    """Seconds between the comment lines (``: ping``) of an idle /-/watch stream."""
+    changes_max_age: float = 24 * 3600
+    """Seconds the change feed keeps a change (applied at every sweep)."""
+    changes_max_events: int = 1_000_000
+    """Changes the feed keeps at most (applied at every sweep)."""
 
     @property
     def cors_origins_list(self) -> list[str]:
@@ -169,6 +175,9 @@ class Settings:
             "redis_pool_size",
             "redis_connect_timeout",
             "redis_timeout",
+            "watch_heartbeat",
+            "changes_max_age",
+            "changes_max_events",
         )
         for field in fields(self):
             value = getattr(self, field.name)

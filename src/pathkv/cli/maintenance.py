@@ -29,6 +29,7 @@ async def with_store(settings: Settings, command: Command, args: argparse.Namesp
     sweep and export on a mistyped path must fail rather than create an empty database."""
     creates = command is _import or getattr(args, "action", None) in ("put", "create")
     store = open_store(settings, create=creates)
+    args.settings = settings
     await store.open()
     try:
         await store.ping()
@@ -47,7 +48,14 @@ def _open(name: str, mode: str, standard: BinaryIO) -> BinaryIO:
 
 
 async def _sweep(store: Store, args: argparse.Namespace) -> int:
-    service = Service(store, Policy())
+    settings: Settings = args.settings
+    service = Service(
+        store,
+        Policy(
+            changes_max_age=settings.changes_max_age,
+            changes_max_events=settings.changes_max_events,
+        ),
+    )
     total = 0
     while (removed := await service.sweep(1000)) > 0:
         total += removed

@@ -119,6 +119,34 @@ class Taken:
     """Milliseconds until each bucket's window ends."""
 
 
+# A change's place in the feed, in the store's commit order: engines fill both numbers
+# (SQLite: (sequence, 0); Redis: its stream id (milliseconds, sequence)).
+Position = tuple[int, int]
+ORIGIN: Position = (0, 0)
+
+
+@dataclass(slots=True)
+class Change:
+    """One entry of the change feed, recorded atomically with the write it describes."""
+
+    position: Position
+    namespace: str
+    event: str
+    """``put``, ``delete`` or ``expire``."""
+    path: str
+    version: int | None = None
+    digest: str | None = None
+    last_updated: int | None = None
+    """Unix milliseconds, as Record's."""
+    expires_at: int | None = None
+    body: bytes | None = None
+    """The document, in put changes only."""
+
+
+class CursorExpired(Exception):
+    """The feed no longer holds the changes after this position (they were trimmed)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoreHealth:
     """Whether the store takes writes now; when not, why (it may still serve reads)."""
@@ -218,6 +246,28 @@ class Store(ABC):
     async def take(self, buckets: list[Bucket], now: int) -> Taken:
         """Count one request against every bucket, atomically across every process sharing
         the store: when a bucket is full, count nothing and report not allowed."""
+
+    # The change feed: every put, delete and expiry, recorded with the write.
+
+    @abstractmethod
+    async def changes(
+        self, after: Position, limit: int, ns: Namespace | None = None
+    ) -> list[Change]:
+        """Changes after a position, in commit order, at most limit (of ns only, when
+        given). Raises CursorExpired when changes after it have been trimmed."""
+
+    @abstractmethod
+    async def next_changes(self, after: Position, limit: int, wait: float) -> list[Change]:
+        """Changes of every namespace after a position; when there are none yet, waits up to
+        wait seconds for some (the one reader that feeds a worker's watchers)."""
+
+    @abstractmethod
+    async def present(self) -> Position:
+        """The position of the latest change (ORIGIN when there is none)."""
+
+    @abstractmethod
+    async def trim_changes(self, now: int, max_age_ms: int, max_events: int) -> None:
+        """Forget changes older than max_age_ms, and all but the latest max_events."""
 
     # Accounts (tenants, tokens): small JSON records by kind and key, outside namespaces.
 

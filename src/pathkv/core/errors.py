@@ -103,6 +103,15 @@ class RequestTimeout(Problem):
     title = "Request body not received in time"
 
 
+class ExpiredCursor(Problem):
+    """The change feed no longer holds what follows the cursor (it is older than what is
+    kept): list again, and follow the feed from the present."""
+
+    status = 410
+    slug = "cursor-expired"
+    title = "Cursor expired"
+
+
 class PreconditionFailed(Problem):
     status = 412
     slug = "precondition-failed"

@@ -43,6 +43,8 @@ class Policy:
     default_ttl: int = 365 * 24 * 3600
     max_ttl: int = 10 * 365 * 24 * 3600
     max_depth: int = 64
+    changes_max_age: float = 24 * 3600
+    changes_max_events: int = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +190,12 @@ class Service:
         return await self.store.top_hits(ns, size, self.clock())
 
     async def sweep(self, limit: int = 1000) -> int:
-        """Remove up to limit expired documents in every namespace."""
+        """Remove up to limit expired documents in every namespace, and trim the change
+        feed to what it keeps."""
         removed = 0
         for ns in await self.store.namespaces():
             removed += await self.store.sweep(ns, self.clock(), limit)
+        await self.store.trim_changes(
+            self.clock(), int(self.policy.changes_max_age * 1000), self.policy.changes_max_events
+        )
         return removed

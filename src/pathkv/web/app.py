@@ -28,6 +28,7 @@ from pathkv.web.auth import Authenticator, rate_headers
 from pathkv.web.connections import Peer, peer_of
 from pathkv.web.cors import Cors
 from pathkv.web.deadlines import Deadlines
+from pathkv.web.feed import FeedHub
 from pathkv.web.metrics import Metrics
 from pathkv.web.process import WorkerProcess
 from pathkv.web.request import Receive, Request, Scope
@@ -37,6 +38,7 @@ from pathkv.web.routes.admin import Admin
 from pathkv.web.routes.counter import Counter
 from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
+from pathkv.web.routes.feed import Feed
 from pathkv.web.store_health import StoreWatch
 from pathkv.web.streams import Send, deliver
 from pathkv.web.timed_store import TimedStore
@@ -73,17 +75,26 @@ class App:
         self.store_watch = StoreWatch(self.metrics)
         self.store = TimedStore(store if store is not None else open_store(settings), self.metrics)
         self.service = Service(
-            self.store, Policy(settings.default_ttl, settings.max_ttl, settings.max_depth)
+            self.store,
+            Policy(
+                settings.default_ttl,
+                settings.max_ttl,
+                settings.max_depth,
+                settings.changes_max_age,
+                settings.changes_max_events,
+            ),
         )
         self.draining = draining
         self._background: list[asyncio.Task[None]] = []
         self._body_deadlines = Deadlines()
+        self.feed = FeedHub(self.store, draining, settings.shutdown_delay)
         self.accounts = Accounts(self.store, settings.admin_secret(), self.service.clock)
         self.router: Router = routes.table(
             Documents(self.service, settings, self._body_deadlines),
             Counter(self.service),
             Endpoints(self.service, self.metrics, draining, self.store_watch),
             Admin(self.accounts, self._body_deadlines, settings.body_timeout),
+            Feed(self.store, self.feed, settings.watch_heartbeat),
             settings.max_path_bytes,
         )
         self.auth = (
@@ -196,6 +207,7 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._background.clear()
+        await self.feed.close()
         await self.store.close()
         self.metrics.flush()
 

@@ -10,7 +10,18 @@ from collections.abc import Awaitable
 from time import perf_counter
 from typing import TypeVar
 
-from pathkv.core.contract import Bucket, Limits, Record, Store, StoreHealth, Taken, Usage, Write
+from pathkv.core.contract import (
+    Bucket,
+    Change,
+    Limits,
+    Position,
+    Record,
+    Store,
+    StoreHealth,
+    Taken,
+    Usage,
+    Write,
+)
 from pathkv.core.etags import Expect
 from pathkv.core.namespaces import Namespace
 from pathkv.web.metrics import Metrics
@@ -101,6 +112,21 @@ class TimedStore(Store):
 
     async def take(self, buckets: list[Bucket], now: int) -> Taken:
         return await self._timed("take", self.inner.take(buckets, now))
+
+    async def changes(
+        self, after: Position, limit: int, ns: Namespace | None = None
+    ) -> list[Change]:
+        return await self._timed("changes", self.inner.changes(after, limit, ns))
+
+    async def next_changes(self, after: Position, limit: int, wait: float) -> list[Change]:
+        # Untimed: it waits for writes by design.
+        return await self.inner.next_changes(after, limit, wait)
+
+    async def present(self) -> Position:
+        return await self._timed("present", self.inner.present())
+
+    async def trim_changes(self, now: int, max_age_ms: int, max_events: int) -> None:
+        await self._timed("trim_changes", self.inner.trim_changes(now, max_age_ms, max_events))
 
     async def account_get(self, kind: str, key: str) -> bytes | None:
         return await self._timed("account_get", self.inner.account_get(kind, key))

@@ -15,7 +15,11 @@ namespace, so data written before namespaces keeps its keys; ``P n:<name>:`` for
   B usage     hash: documents, bytes - the sums over ``B sizes``, kept with it in every script
   P namespaces  set of the names of namespaces other than default that hold data
   P accounts:<kind>  hash: key -> an account record (tenants, token digests)
-  P rate:<key>:<window>  a rate limit's count in one window, expiring after it
+  P rate:<key>  a rate limit's count in its window, expiring when the window ends
+  P changes   stream: the change feed of every namespace, in commit order; fields n
+              (namespace), e (put, delete, expire), p (path), and where known v (version),
+              g (digest), u (updated ms), x (expires ms), b ("<codec>:<body>", put only)
+  P changes:floor  the id of the last change the feed forgot (trimmed)
 
 A namespace name has no ':' and ``d:`` keys start with ``d``, so no path of one namespace
 can reach a key of another.
@@ -36,6 +40,8 @@ from pathkv.core.namespaces import DEFAULT, Namespace
 NAMESPACES = "namespaces"
 ACCOUNTS = "accounts:"
 RATES = "rate:"
+CHANGES = "changes"
+CHANGES_FLOOR = "changes:floor"
 
 
 def key_base(prefix: str, ns: Namespace) -> str:

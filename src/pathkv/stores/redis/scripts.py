@@ -54,6 +54,18 @@ local function forget(keys, hits, sizes, usage, path)
   redis.call('ZREM', keys, path)
   redis.call('ZREM', hits, path)
 end
+-- The change feed (layout.py: a stream of every namespace's changes, in commit order).
+local function changed(changes, ns, event, path, version, digest, updated, expires, body)
+  local entry = {'n', ns, 'e', event, 'p', path}
+  if version then
+    entry[#entry + 1], entry[#entry + 2] = 'v', version
+    entry[#entry + 1], entry[#entry + 2] = 'g', digest
+    entry[#entry + 1], entry[#entry + 2] = 'u', updated
+    entry[#entry + 1], entry[#entry + 2] = 'x', expires
+  end
+  if body then entry[#entry + 1], entry[#entry + 2] = 'b', body end
+  redis.call('XADD', changes, '*', unpack(entry))
+end
 local function remember(sizes, usage, path, old, size)
   redis.call('HSET', sizes, path, size)
   if old then
@@ -123,6 +135,8 @@ local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
   local version, hits, created = 0, 0, 0
   local old = false
   local ok = mode == '' or holds(cur, mode, tags)
+  local space = ns
+  if space == '' then space = 'default' end
   if ok then
     old = redis.call('HGET', base .. 'sizes', path)
     if max_docs >= 0 or max_bytes >= 0 then
@@ -153,8 +167,10 @@ local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
         redis.call('ZREM', base .. 'hits', path)
       end
       redis.call('ZADD', base .. 'keys', 0, path)
+      if old and not cur then changed(ARGV[3], space, 'expire', path) end
       remember(base .. 'sizes', base .. 'usage', path, old, size)
       if not old and ns ~= '' then redis.call('SADD', ARGV[2], ns) end
+      changed(ARGV[3], space, 'put', path, version, digest, now, now + ttl, body)
     end
   end
 """
@@ -164,15 +180,19 @@ return cmsgpack.pack(out)
 """
 )
 
-# KEYS doc, hits, keys, sizes, usage | ARGV path, mode, tags...
+# KEYS doc, hits, keys, sizes, usage, changes | ARGV path, namespace, mode, tags...
 #   -> 1 deleted, 0 missing, -1 condition
+# The change is recorded first: while Redis refuses to grow (maxmemory), the delete fails
+# whole rather than go unrecorded.
 DELETE = (
     CONDITION
     + USAGE
     + """
 local cur = redis.call('GET', KEYS[1])
-if not holds(cur, ARGV[2], {unpack(ARGV, 3)}) then return -1 end
+if not holds(cur, ARGV[3], {unpack(ARGV, 4)}) then return -1 end
 if not cur then return 0 end
+local v, g, u, x = string.match(cur, '^(%d+):([^:]*):(%d+):(%d+):')
+changed(KEYS[6], ARGV[2], 'delete', ARGV[1], v, g, u, x)
 redis.call('DEL', KEYS[1])
 forget(KEYS[3], KEYS[2], KEYS[4], KEYS[5], ARGV[1])
 return 1
@@ -180,8 +200,8 @@ return 1
 )
 
 # Walk the index from min to max, keep live paths, drop dead ones.
-# KEYS keys, hits, sizes, usage | ARGV doc key prefix, min, max, limit, with_values(0/1)
-# -> paths, or {path, value, hits} triples
+# KEYS keys, hits, sizes, usage, changes | ARGV doc key prefix, min, max, limit,
+#   with_values(0/1), namespace -> paths, or {path, value, hits} triples
 LIST = (
     USAGE
     + """
@@ -195,6 +215,7 @@ while #out < limit do
     local d = redis.call('GET', ARGV[1] .. path)
     if not d then
       forget(KEYS[1], KEYS[2], KEYS[3], KEYS[4], path)
+      changed(KEYS[5], ARGV[6], 'expire', path)
     elseif ARGV[5] == '1' then
       out[#out + 1] = {path, d, redis.call('ZSCORE', KEYS[2], path) or '0'}
     else
@@ -208,7 +229,7 @@ return out
 """
 )
 
-# KEYS hits, keys, sizes, usage | ARGV doc key prefix, limit
+# KEYS hits, keys, sizes, usage, changes | ARGV doc key prefix, limit, namespace
 TOP = (
     USAGE
     + """
@@ -227,6 +248,7 @@ while #out < 2 * limit do
       end
     else
       forget(KEYS[2], KEYS[1], KEYS[3], KEYS[4], batch[i])
+      changed(KEYS[5], ARGV[3], 'expire', batch[i])
       removed = removed + 1
     end
   end
@@ -236,7 +258,8 @@ return out
 """
 )
 
-# KEYS doc, hits, keys, sizes, usage | ARGV path, whole value, version, expires, hits, size
+# KEYS doc, hits, keys, sizes, usage, changes
+# ARGV path, whole value, version, expires, hits, size, namespace
 RESTORE = (
     USAGE
     + """
@@ -245,6 +268,8 @@ if cur and tonumber(string.match(cur, '^(%d+):')) >= tonumber(ARGV[3]) then retu
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[4])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 remember(KEYS[4], KEYS[5], ARGV[1], redis.call('HGET', KEYS[4], ARGV[1]), tonumber(ARGV[6]))
+local v, g, u, x, body = string.match(ARGV[2], '^(%d+):([^:]*):(%d+):(%d+):(.*)$')
+changed(KEYS[6], ARGV[7], 'put', ARGV[1], v, g, u, x, body)
 if tonumber(ARGV[5]) > 0 then
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 else
@@ -255,7 +280,7 @@ return 1
 )
 
 # One step of the sweep: check up to ARGV[2] index entries after the saved position.
-# KEYS keys, hits, sweep, sizes, usage | ARGV doc key prefix, batch
+# KEYS keys, hits, sweep, sizes, usage, changes | ARGV doc key prefix, batch, namespace
 #   -> {removed, wrapped(0/1)}
 SWEEP = (
     USAGE
@@ -268,6 +293,7 @@ local removed = 0
 for _, path in ipairs(batch) do
   if redis.call('EXISTS', ARGV[1] .. path) == 0 then
     forget(KEYS[1], KEYS[2], KEYS[4], KEYS[5], path)
+    changed(KEYS[6], ARGV[3], 'expire', path)
     removed = removed + 1
   end
 end
@@ -318,6 +344,33 @@ return cmsgpack.pack(out)
 )
 
 
+# Trim the feed: KEYS changes, floor | ARGV oldest id to keep by age ("ms-0"), max entries.
+# Deletes exactly (no "~"), and records in floor the last id deleted, so a cursor before it
+# is known to be expired (and one at it is not).
+TRIM = """
+local function before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local last = false
+local over = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])
+if over > 0 then
+  local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over)
+  last = gone[#gone][1]
+end
+local aged = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[1], '-', 'COUNT', 1)
+if aged[1] and (not last or before(last, aged[1][1])) then last = aged[1][1] end
+if not last then return 0 end
+local ms, seq = string.match(last, '^(%d+)-(%d+)$')
+local removed = redis.call('XTRIM', KEYS[1], 'MINID', ms .. '-' .. (tonumber(seq) + 1))
+local floor = redis.call('GET', KEYS[2])
+if not floor or before(floor, last) then redis.call('SET', KEYS[2], last) end
+return removed
+"""
+
+
 # Redis 7 and later read flags from a first line (``#!lua flags=...``): a script that may
 # write and carries no ``allow-oom`` is refused whole while Redis is over its maxmemory, before
 # it runs. Scripts that only read, count hits or free memory may run then; those that store
@@ -331,6 +384,7 @@ FLAGS = {
     "RESTORE": "",
     "SWEEP": "allow-oom",
     "RATE": "allow-oom",
+    "TRIM": "allow-oom",
 }
 
 
@@ -345,6 +399,7 @@ def sources(flags: bool) -> dict[str, str]:
         "RESTORE": RESTORE,
         "SWEEP": SWEEP,
         "RATE": RATE,
+        "TRIM": TRIM,
     }
     if not flags:
         return scripts

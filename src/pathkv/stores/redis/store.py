@@ -40,9 +40,13 @@ from glide import (
 from glide import TimeoutError as GlideTimeout
 
 from pathkv.core.contract import (
+    ORIGIN,
     Bucket,
+    Change,
     ConditionFailed,
+    CursorExpired,
     Limits,
+    Position,
     QuotaExceeded,
     Record,
     Store,
@@ -59,6 +63,8 @@ from pathkv.stores.batching import Batcher
 from pathkv.stores.redis import scripts as lua
 from pathkv.stores.redis.layout import (
     ACCOUNTS,
+    CHANGES,
+    CHANGES_FLOOR,
     GET_REPLY,
     NAMESPACES,
     OVER_BYTES,
@@ -84,10 +90,14 @@ OUT_OF_MEMORY_PAUSE = 10.0
 # Tuning: bodies from this size on are stored zlib-compressed (level 1: about 5 us per KiB here);
 # JSON documents shrink to a third or half, and Redis memory is the costly resource.
 COMPRESS_FROM = 256
+# The longest wait of the feed's reader (its client's request timeout allows for it).
+FEED_WAIT_LIMIT = 5.0
 COMPRESS_LEVEL = 1
 
 
-def client_config(options: RedisOptions) -> GlideClientConfiguration:
+def client_config(
+    options: RedisOptions, request_timeout: float | None = None
+) -> GlideClientConfiguration:
     credentials = None
     if options.password is not None:
         credentials = ServerCredentials(password=options.password, username=options.username)
@@ -96,7 +106,7 @@ def client_config(options: RedisOptions) -> GlideClientConfiguration:
         use_tls=options.tls,
         credentials=credentials,
         database_id=options.database,
-        request_timeout=int(options.timeout * 1000),
+        request_timeout=int((request_timeout or options.timeout) * 1000),
         reconnect_strategy=BackoffStrategy(
             num_of_retries=options.retries, factor=50, exponent_base=2
         ),
@@ -158,6 +168,39 @@ def _record(path: str, value: bytes, hits: bytes | str | float) -> Record:
     )
 
 
+def _position(ident: bytes | str) -> Position:
+    """A stream id ("<ms>-<seq>") as a position."""
+    ms, _, seq = _text(ident).partition("-")
+    return (int(ms), int(seq or 0))
+
+
+def _stream_id(position: Position) -> str:
+    return f"{position[0]}-{position[1]}"
+
+
+def _change(position: Position, values: dict[str, Any]) -> Change:
+    def number(key: str) -> int | None:
+        value = values.get(key)
+        return int(value) if value is not None else None
+
+    body = values.get("b")
+    if body is not None:
+        codec, _, raw = bytes(body).partition(b":")
+        body = zlib.decompress(raw) if codec == b"z" else raw
+    digest = values.get("g")
+    return Change(
+        position,
+        _text(values["n"]),
+        _text(values["e"]),
+        _text(values["p"]),
+        number("v"),
+        _text(digest) if digest is not None else None,
+        number("u"),
+        number("x"),
+        body,
+    )
+
+
 def _major_version(info: str) -> int:
     """The major version in INFO server (Valkey reports a compatible redis_version)."""
     for line in info.splitlines():
@@ -197,6 +240,9 @@ class RedisStore(Store):
         self.options = options
         self._config = client_config(options)
         self._prefix = options.prefix
+        self._changes = options.prefix + CHANGES
+        # The feed's reader blocks (XREAD BLOCK): on a connection of its own, made on first use.
+        self._feed_client: Any = None
         self._bases: dict[str, str] = {DEFAULT.name: options.prefix}
         self._pool_size = options.pool_size
         self._unreachable_until = 0.0
@@ -246,6 +292,10 @@ class RedisStore(Store):
                 await self.health()
 
     async def close(self) -> None:
+        if self._feed_client is not None:
+            with contextlib.suppress(GlideError):
+                await self._feed_client.close()
+            self._feed_client = None
         clients, self._clients = self._clients, []
         for client in clients:
             with contextlib.suppress(GlideError):
@@ -374,7 +424,9 @@ class RedisStore(Store):
                     -1 if limits.bytes is None else limits.bytes,
                 )
         namespaces = self._prefix + NAMESPACES
-        return PUT_REPLY.split(_unpack(await self._script("PUT", [], [_pack(batch), namespaces])))
+        return PUT_REPLY.split(
+            _unpack(await self._script("PUT", [], [_pack(batch), namespaces, self._changes]))
+        )
 
     async def put(
         self, ns: Namespace, write: Write, expect: Expect | None, limits: Limits | None = None
@@ -425,8 +477,8 @@ class RedisStore(Store):
         mode, tags = _condition(expect)
         result = await self._script(
             "DELETE",
-            self._document_keys(base, path),
-            [path, mode, *tags],
+            [*self._document_keys(base, path), self._changes],
+            [path, ns.name, mode, *tags],
         )
         if result == -1:
             raise ConditionFailed(path)
@@ -448,7 +500,9 @@ class RedisStore(Store):
         base = self._base(ns)
         low, high = self._range(prefix, after)
         result = await self._script(
-            "LIST", self._index_keys(base), [base + "d:", low, high, str(limit), "0"]
+            "LIST",
+            [*self._index_keys(base), self._changes],
+            [base + "d:", low, high, str(limit), "0", ns.name],
         )
         return [_text(path) for path in result]
 
@@ -464,7 +518,9 @@ class RedisStore(Store):
         base = self._base(ns)
         low, high = self._range("/", after)
         result = await self._script(
-            "LIST", self._index_keys(base), [base + "d:", low, high, str(limit), "1"]
+            "LIST",
+            [*self._index_keys(base), self._changes],
+            [base + "d:", low, high, str(limit), "1", ns.name],
         )
         return [_record(_text(path), value, hits) for path, value, hits in result]
 
@@ -475,7 +531,7 @@ class RedisStore(Store):
         base = await self._base_for_restore(ns)
         result = await self._script(
             "RESTORE",
-            self._document_keys(base, record.path),
+            [*self._document_keys(base, record.path), self._changes],
             [
                 record.path,
                 _stored_value(record),
@@ -483,6 +539,7 @@ class RedisStore(Store):
                 str(record.expires_at),
                 str(record.hits),
                 str(len(record.body)),
+                ns.name,
             ],
         )
         return bool(result == 1)
@@ -516,8 +573,8 @@ class RedisStore(Store):
         base = self._base(ns)
         result = await self._script(
             "TOP",
-            [base + "hits", base + "keys", base + "sizes", base + "usage"],
-            [base + "d:", str(limit)],
+            [base + "hits", base + "keys", base + "sizes", base + "usage", self._changes],
+            [base + "d:", str(limit), ns.name],
         )
         pairs = [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
         return pairs[:limit]
@@ -529,8 +586,15 @@ class RedisStore(Store):
         while removed < limit:
             step_removed, wrapped = await self._script(
                 "SWEEP",
-                [base + "keys", base + "hits", base + "sweep", base + "sizes", base + "usage"],
-                [base + "d:", str(SWEEP_BATCH)],
+                [
+                    base + "keys",
+                    base + "hits",
+                    base + "sweep",
+                    base + "sizes",
+                    base + "usage",
+                    self._changes,
+                ],
+                [base + "d:", str(SWEEP_BATCH), ns.name],
             )
             removed += int(step_removed)
             if wrapped:
@@ -542,6 +606,100 @@ class RedisStore(Store):
         names = await self._call(lambda c: c.smembers(self._prefix + NAMESPACES))
         found = {DEFAULT.name, *(_text(name) for name in names)}
         return [Namespace(name) for name in sorted(found)]
+
+    # the change feed -------------------------------------------------------------------
+
+    def _entries(self, reply: Any) -> list[Change]:
+        """Stream entries as the client gives them (a map of id -> field pairs, or a list of
+        [id, fields]) as changes."""
+        items = reply.items() if isinstance(reply, dict) else reply or []
+        changes = []
+        for ident, fields in items:
+            if isinstance(fields, dict):
+                values = {_text(k): v for k, v in fields.items()}
+            elif fields and isinstance(fields[0], list):
+                values = {_text(k): v for k, v in fields}
+            else:
+                values = {_text(fields[i]): fields[i + 1] for i in range(0, len(fields), 2)}
+            changes.append(_change(_position(ident), values))
+        return changes
+
+    async def _floor(self) -> Position:
+        floor = await self._call(lambda c: c.get(self._prefix + CHANGES_FLOOR))
+        return _position(floor) if floor is not None else ORIGIN
+
+    async def changes(
+        self, after: Position, limit: int, ns: Namespace | None = None
+    ) -> list[Change]:
+        if after < await self._floor():
+            raise CursorExpired(f"changes after {_stream_id(after)} are no longer kept")
+        found: list[Change] = []
+        start = after
+        # A namespace's changes are picked from the one stream: read on until limit of them.
+        while len(found) < limit:
+            step = limit if ns is None else max(limit, 500)
+            reply = await self._call(
+                lambda c, at=start, n=step: c.custom_command(
+                    ["XRANGE", self._changes, "(" + _stream_id(at), "+", "COUNT", str(n)]
+                )
+            )
+            batch = self._entries(reply)
+            found += [c for c in batch if ns is None or c.namespace == ns.name]
+            if len(batch) < step:
+                break
+            start = batch[-1].position
+        return found[:limit]
+
+    async def next_changes(self, after: Position, limit: int, wait: float) -> list[Change]:
+        if self._feed_client is None:
+            config = client_config(self.options, FEED_WAIT_LIMIT + self.options.timeout)
+            try:
+                self._feed_client = await GlideClient.create(config)
+            except GlideError as exc:
+                raise StoreError(f"cannot create Redis client: {exc}") from exc
+        client = self._feed_client
+        command = [
+            "XREAD",
+            "COUNT",
+            str(limit),
+            "BLOCK",
+            str(max(1, int(min(wait, FEED_WAIT_LIMIT) * 1000))),
+            "STREAMS",
+            self._changes,
+            _stream_id(after),
+        ]
+        try:
+            async with asyncio.timeout(wait + self._deadline):
+                reply = await client.custom_command(command)
+        except (GlideTimeout, TimeoutError) as exc:
+            raise StoreTimeoutError("Redis did not answer in time") from exc
+        except (GlideError, OSError) as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        if not reply:
+            return []
+        streams = reply.items() if isinstance(reply, dict) else reply
+        for _, entries in streams:
+            return self._entries(entries)
+        return []
+
+    async def present(self) -> Position:
+        reply = await self._call(
+            lambda c: c.custom_command(["XREVRANGE", self._changes, "+", "-", "COUNT", "1"])
+        )
+        latest = self._entries(reply)
+        floor = await self._floor()
+        return max(latest[0].position, floor) if latest else floor
+
+    async def trim_changes(self, now: int, max_age_ms: int, max_events: int) -> None:
+        # Redis' clock decides the age, as it does expiry.
+        del now
+        clock = await self._call(lambda c: c.custom_command(["TIME"]))
+        oldest = int(_text(clock[0])) * 1000 + int(_text(clock[1])) // 1000 - max_age_ms
+        await self._script(
+            "TRIM",
+            [self._changes, self._prefix + CHANGES_FLOOR],
+            [f"{max(oldest, 0)}-0", str(max_events)],
+        )
 
     # tenants ---------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ A file that holds tables of another application is refused, never written to.
 
 Version 3 adds what tenants need: each namespace's usage (kept by triggers, so every way a
 document is written or removed counts, in one place) and the accounts (tenants and token
-digests).
+digests); and the change feed (``changes``, with ``feed.trimmed``: the last sequence number
+forgotten).
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ CREATE TRIGGER documents_changed AFTER UPDATE OF body ON documents BEGIN
 END;
 INSERT INTO usage (ns, documents, bytes)
     SELECT ns, count(*), coalesce(sum(length(body)), 0) FROM documents GROUP BY ns;
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ns TEXT NOT NULL,
+    event TEXT NOT NULL,
+    path TEXT NOT NULL,
+    version INTEGER,
+    digest TEXT,
+    last_updated INTEGER,
+    expires_at INTEGER,
+    body BLOB,
+    at INTEGER NOT NULL
+);
+CREATE INDEX changes_ns ON changes (ns, seq);
+CREATE TABLE feed (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 # The first layout: one namespace. Its data becomes the default namespace's.

@@ -29,9 +29,12 @@ from typing import Any
 
 from pathkv.core.contract import (
     Bucket,
+    Change,
     ConditionFailed,
     CorruptRecord,
+    CursorExpired,
     Limits,
+    Position,
     QuotaExceeded,
     Record,
     Store,
@@ -58,7 +61,14 @@ ON CONFLICT (ns, path) DO UPDATE SET body = excluded.body, version = excluded.ve
     digest = excluded.digest, last_updated = excluded.last_updated,
     expires_at = excluded.expires_at, hits = excluded.hits
 """
+CHANGE = (
+    "INSERT INTO changes (ns, event, path, version, digest, last_updated, expires_at, body, at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+CHANGE_COLUMNS = "seq, ns, event, path, version, digest, last_updated, expires_at, body"
 MAX_BATCH = 256
+# Tuning: how often the feed's reader looks for new changes (SQLite cannot block on them).
+FEED_POLL = 0.01
 # A migration of a large first-layout file may take a while; other workers wait for it.
 INITIALIZE_TIMEOUT = 300.0
 # Tuning: files up to this size are checked (PRAGMA quick_check) when opened: about a
@@ -147,6 +157,27 @@ def _record(row: tuple[Any, ...]) -> Record:
             "not write"
         )
     return Record(row[0], body, row[2], row[3], row[4], row[5], row[6])
+
+
+def _put_change(conn: sqlite3.Connection, ns: str, record: Record, now: int) -> None:
+    conn.execute(
+        CHANGE,
+        (
+            ns,
+            "put",
+            record.path,
+            record.version,
+            record.digest,
+            record.last_updated,
+            record.expires_at,
+            record.body,
+            now,
+        ),
+    )
+
+
+def _change(row: tuple[Any, ...]) -> Change:
+    return Change((row[0], 0), row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
 
 def _write_failed(exc: Exception) -> StoreError:
@@ -400,6 +431,11 @@ class SQLiteStore(Store):
                 raise ConditionFailed(write.path)
             if limits is not None:
                 self._check_limits(conn, name, limits, len(write.body), row)
+            if row is not None and not live:
+                conn.execute(
+                    CHANGE,
+                    (name, "expire", write.path, row[0], row[1], row[4], row[2], None, write.now),
+                )
             record = Record(
                 write.path,
                 write.body,
@@ -410,6 +446,7 @@ class SQLiteStore(Store):
                 row[3] if live else 0,
             )
             self._store(conn, ns, record)
+            _put_change(conn, name, record, write.now)
             return record, not live
 
         record, created = await self._write(op)
@@ -438,7 +475,7 @@ class SQLiteStore(Store):
 
         def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "SELECT version, digest, last_updated FROM documents "
+                "SELECT version, digest, last_updated, expires_at FROM documents "
                 "WHERE ns = ? AND path = ? AND expires_at > ?",
                 (name, path, now),
             ).fetchone()
@@ -449,6 +486,7 @@ class SQLiteStore(Store):
             if row is None:
                 return False
             conn.execute("DELETE FROM documents WHERE ns = ? AND path = ?", (name, path))
+            conn.execute(CHANGE, (name, "delete", path, *row, None, now))
             return True
 
         found: bool = await self._write(op)
@@ -487,6 +525,7 @@ class SQLiteStore(Store):
             if record.expires_at <= now or (row is not None and row[0] >= record.version):
                 return False
             self._store(conn, ns, record)
+            _put_change(conn, name, record, now)
             return True
 
         restored: bool = await self._write(op)
@@ -524,12 +563,14 @@ class SQLiteStore(Store):
         name = ns.name
 
         def op(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
+            rows = conn.execute(
                 "DELETE FROM documents WHERE ns = ? AND path IN "
-                "(SELECT path FROM documents WHERE ns = ? AND expires_at <= ? LIMIT ?)",
+                "(SELECT path FROM documents WHERE ns = ? AND expires_at <= ? LIMIT ?) "
+                "RETURNING path, version, digest, last_updated, expires_at",
                 (name, name, now, limit),
-            )
-            return cursor.rowcount
+            ).fetchall()
+            conn.executemany(CHANGE, [(name, "expire", *row, None, now) for row in rows])
+            return len(rows)
 
         removed: int = await self._write(op)
         return removed
@@ -538,6 +579,65 @@ class SQLiteStore(Store):
         rows = self._read("SELECT name FROM namespaces ORDER BY name", ())
         names = {DEFAULT.name, *(row[0] for row in rows)}
         return [Namespace(name) for name in sorted(names)]
+
+    # the change feed -------------------------------------------------------------------
+
+    def _trimmed(self) -> int:
+        rows = self._read("SELECT value FROM feed WHERE name = 'trimmed'", ())
+        return int(rows[0][0]) if rows else 0
+
+    async def changes(
+        self, after: Position, limit: int, ns: Namespace | None = None
+    ) -> list[Change]:
+        if after[0] < self._trimmed():
+            raise CursorExpired(f"changes after {after[0]} are no longer kept")
+        if ns is None:
+            rows = self._read(
+                f"SELECT {CHANGE_COLUMNS} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after[0], limit),
+            )
+        else:
+            rows = self._read(
+                f"SELECT {CHANGE_COLUMNS} FROM changes WHERE ns = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (ns.name, after[0], limit),
+            )
+        return [_change(row) for row in rows]
+
+    async def next_changes(self, after: Position, limit: int, wait: float) -> list[Change]:
+        deadline = time.monotonic() + wait
+        while True:
+            rows = self._read(
+                f"SELECT {CHANGE_COLUMNS} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after[0], limit),
+            )
+            if rows or time.monotonic() >= deadline:
+                return [_change(row) for row in rows]
+            await asyncio.sleep(FEED_POLL)
+
+    async def present(self) -> Position:
+        rows = self._read("SELECT max(seq) FROM changes", ())
+        latest = rows[0][0] if rows and rows[0][0] is not None else 0
+        return (max(latest, self._trimmed()), 0)
+
+    async def trim_changes(self, now: int, max_age_ms: int, max_events: int) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            latest = conn.execute("SELECT max(seq) FROM changes").fetchone()[0]
+            if latest is None:
+                return
+            old = conn.execute(
+                "SELECT max(seq) FROM changes WHERE at < ?", (now - max_age_ms,)
+            ).fetchone()[0]
+            cutoff = max(latest - max_events, old or 0)
+            conn.execute("DELETE FROM changes WHERE seq <= ?", (cutoff,))
+            if cutoff > 0:
+                conn.execute(
+                    "INSERT INTO feed (name, value) VALUES ('trimmed', ?) "
+                    "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+                    (cutoff,),
+                )
+
+        await self._write(op)
 
     # tenants ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from pathkv.web.routes.admin import Admin
 from pathkv.web.routes.counter import Counter
 from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
+from pathkv.web.routes.feed import Feed
 
 
 def table(
@@ -15,6 +16,7 @@ def table(
     counter: Counter,
     endpoints: Endpoints,
     admin: Admin,
+    feed: Feed,
     max_path_bytes: int,
 ) -> Router:
     """Every route of the service: the one place a new route is added."""
@@ -28,6 +30,10 @@ def table(
             Route.read_only("/-/keys", endpoints.keys, ("prefix", "after", "limit")),
             Route.read_only("/-/hits", endpoints.hits, ("limit",)),
             Route.read_only("/-/tenants", admin.list_tenants, access=ACCESS_ADMIN),
+            Route.read_only("/-/watch", feed.watch, ("prefix", "path", "since")),
+            Route.read_only(
+                "/-/changes", feed.changes, ("prefix", "path", "since", "wait", "limit")
+            ),
             Route(
                 "/-/tokens",
                 {"GET": admin.list_tokens, "HEAD": admin.list_tokens, "POST": admin.create_token},
