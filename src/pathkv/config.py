@@ -121,6 +121,8 @@ class Settings:
     """/-/metrics needs an admin token (with auth on)."""
     watch_heartbeat: float = 15.0
     """Seconds between the comment lines (``: ping``) of an idle /-/watch stream."""
+    watch_buffer: int = 10_000
+    """Changes a watcher may fall behind by before its stream is cut off (with reset)."""
     changes_max_age: float = 24 * 3600
     """Seconds the change feed keeps a change (applied at every sweep)."""
     changes_max_events: int = 1_000_000
@@ -176,6 +178,7 @@ class Settings:
             "redis_connect_timeout",
             "redis_timeout",
             "watch_heartbeat",
+            "watch_buffer",
             "changes_max_age",
             "changes_max_events",
         )

@@ -94,7 +94,7 @@ class App:
             Counter(self.service),
             Endpoints(self.service, self.metrics, draining, self.store_watch),
             Admin(self.accounts, self._body_deadlines, settings.body_timeout),
-            Feed(self.store, self.feed, settings.watch_heartbeat),
+            Feed(self.store, self.feed, settings.watch_heartbeat, settings.watch_buffer),
             settings.max_path_bytes,
         )
         self.auth = (

@@ -27,8 +27,6 @@ log = logging.getLogger("pathkv")
 # Tuning: changes read from the store at a time, and how long the reader waits for one.
 READ_BATCH = 500
 READ_WAIT = 1.0
-# A watcher's buffer, in changes; past it the watcher is cut off (reset).
-BUFFER = 10_000
 # After a failed read of the feed, the reader tries again after this long.
 RETRY_PAUSE = 0.5
 
@@ -36,10 +34,11 @@ RETRY_PAUSE = 0.5
 class Watcher:
     """One open watch (or one long-poll waiting): what it follows, and what has arrived."""
 
-    __slots__ = ("_sent", "_wake", "overflowed", "pending", "selection")
+    __slots__ = ("_buffer", "_sent", "_wake", "overflowed", "pending", "selection")
 
-    def __init__(self, selection: Selection) -> None:
+    def __init__(self, selection: Selection, buffer: int) -> None:
         self.selection = selection
+        self._buffer = buffer
         self.pending: list[tuple[Position, bytes]] = []
         self.overflowed = False
         self._wake = asyncio.Event()
@@ -53,7 +52,7 @@ class Watcher:
         return time.monotonic() - self._sent
 
     def offer(self, position: Position, frame: bytes) -> None:
-        if len(self.pending) >= BUFFER:
+        if len(self.pending) >= self._buffer:
             self.overflowed = True
         else:
             self.pending.append((position, frame))

@@ -37,10 +37,11 @@ DRAIN_CHECK = 0.5
 
 
 class Feed:
-    def __init__(self, store: Store, hub: FeedHub, heartbeat: float) -> None:
+    def __init__(self, store: Store, hub: FeedHub, heartbeat: float, buffer: int) -> None:
         self.store = store
         self.hub = hub
         self._heartbeat = heartbeat
+        self._buffer = buffer
 
     def _selection(self, request: Request) -> Selection:
         query = request.query if request.scope.get("query_string") else {}
@@ -89,7 +90,7 @@ class Feed:
         if cursor is None or not cursor.strip():
             cursor = query.get("since")
         since = decode_position(cursor, "Last-Event-ID / since") if cursor else None
-        watcher = Watcher(selection)
+        watcher = Watcher(selection, self._buffer)
         await self.hub.join(watcher)
         headers = [(b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]
         return Response(
@@ -153,7 +154,7 @@ class Feed:
             present = await self.store.present()
             return json_response(200, {"items": [], "next": encode_position(present)})
         after = decode_position(since)
-        watcher = Watcher(selection)
+        watcher = Watcher(selection, self._buffer)
         await self.hub.join(watcher)
         try:
             found = await self._page(selection, after, limit)
