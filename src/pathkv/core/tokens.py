@@ -144,7 +144,11 @@ class Principal:
     def may(self, permission: str, path: str) -> bool:
         if self.admin:
             return True
-        return any(permission in scope.allow and scope.covers(path) for scope in self.scopes)
+        # Tuning: a loop, not any() over a generator (a request's most common check).
+        for scope in self.scopes:  # noqa: SIM110
+            if permission in scope.allow and scope.covers(path):
+                return True
+        return False
 
     def may_at_all(self, permission: str) -> bool:
         return self.admin or any(permission in scope.allow for scope in self.scopes)

@@ -35,6 +35,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
         401: "Authentication is on and no valid token was sent.",
         403: "The token may not do this (or, auth off: tenants are managed on the store).",
         409: "The default tenant cannot be deleted.",
+        410: "The cursor is older than the changes the feed keeps.",
         412: "If-Match / If-None-Match did not hold; nothing changed.",
         413: "Body over the size limit (or the tenant's quota.document_bytes).",
         414: "Path over the length limit.",
@@ -282,6 +283,7 @@ def spec() -> dict[str, Any]:
                 }
             },
             **_accounts(),
+            **_feed(),
         },
         "security": [{"bearer": []}, {}],
         "components": {
@@ -578,5 +580,117 @@ def _accounts() -> dict[str, Any]:
                 "operationId": "revokeToken",
                 "responses": {"204": {"description": "Revoked."}, **_problems(*ADMIN, 404)},
             },
+        },
+    }
+
+
+def _selection() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "prefix",
+            "in": "query",
+            "required": False,
+            "description": "Paths starting with this (default /).",
+            "schema": {"type": "string", "pattern": "^/"},
+        },
+        {
+            "name": "path",
+            "in": "query",
+            "required": False,
+            "description": "One path (instead of prefix); it may not exist yet.",
+            "schema": {"type": "string", "pattern": "^/"},
+        },
+        {
+            "name": "since",
+            "in": "query",
+            "required": False,
+            "description": "A cursor: changes after it.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "access_token",
+            "in": "query",
+            "required": False,
+            "description": "The token, for clients that cannot send headers (EventSource).",
+            "schema": {"type": "string"},
+        },
+    ]
+
+
+CHANGE_ITEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "event", "path", "version", "etag", "last_updated", "expires_at"],
+    "properties": {
+        "id": {"type": "string", "description": "The change's cursor."},
+        "event": {"type": "string", "enum": ["put", "delete", "expire"]},
+        "path": {"type": "string"},
+        "version": {"type": ["integer", "null"]},
+        "etag": {"type": ["string", "null"]},
+        "last_updated": {"type": ["integer", "null"], "description": "Unix seconds."},
+        "expires_at": {"type": ["integer", "null"], "description": "Unix seconds."},
+        "data": {"type": "object", "description": "The document (put only)."},
+    },
+}
+
+
+def _feed() -> dict[str, Any]:
+    """The change feed: SSE, and long-poll."""
+    return {
+        "/-/watch": {
+            "get": {
+                "operationId": "watch",
+                "summary": "Follow changes as Server-Sent Events (resume with Last-Event-ID).",
+                "parameters": [
+                    *_selection(),
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Events: put, delete, expire (with id), reset (none).",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **_problems(400, 401, 403, 429, 503, 504),
+                },
+            }
+        },
+        "/-/changes": {
+            "get": {
+                "operationId": "changes",
+                "summary": "Changes after a cursor, waiting up to wait seconds for some.",
+                "parameters": [
+                    *_selection(),
+                    {
+                        "name": "wait",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 60},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["items", "next"],
+                            "properties": {
+                                "items": {"type": "array", "items": CHANGE_ITEM},
+                                "next": {"type": "string"},
+                            },
+                        },
+                        "Changes, and the cursor to ask from next.",
+                    ),
+                    **_problems(400, 401, 403, 410, 429, 503, 504),
+                },
+            }
         },
     }

@@ -30,9 +30,11 @@ def table(
             Route.read_only("/-/keys", endpoints.keys, ("prefix", "after", "limit")),
             Route.read_only("/-/hits", endpoints.hits, ("limit",)),
             Route.read_only("/-/tenants", admin.list_tenants, access=ACCESS_ADMIN),
-            Route.read_only("/-/watch", feed.watch, ("prefix", "path", "since")),
+            Route.read_only("/-/watch", feed.watch, ("prefix", "path", "since", "access_token")),
             Route.read_only(
-                "/-/changes", feed.changes, ("prefix", "path", "since", "wait", "limit")
+                "/-/changes",
+                feed.changes,
+                ("prefix", "path", "since", "wait", "limit", "access_token"),
             ),
             Route(
                 "/-/tokens",
