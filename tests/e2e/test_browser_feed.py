@@ -76,6 +76,7 @@ def test_a_browser_follows_the_feed_and_resumes(
         workers=2,
     )
     server.start()
+    server.wait_ready(steady=0.5)
     admin = {"authorization": f"Bearer {ADMIN}"}
     httpx.put(f"{server.base}/-/tenants/web", json={}, headers=admin)
     token = httpx.post(
@@ -97,6 +98,7 @@ def test_a_browser_follows_the_feed_and_resumes(
                 page.wait_for_function("window.got.length >= 1", timeout=15_000)
                 server.kill()  # the connection drops; EventSource retries by itself
                 server.start()
+                server.wait_ready(steady=0.5)
                 for n in (2, 3, 4):
                     httpx.put(f"{server.base}/b/{n}", json={"n": n}, headers=auth, timeout=10)
                 page.wait_for_function("window.got.length >= 4", timeout=30_000)

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -66,6 +67,19 @@ def wait_for(path: Path, timeout: float = 5.0) -> str:
     return path.read_text()
 
 
+def access_line(log: Path, route: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The access log's line for route: written once the answer has been sent, so it may
+    follow the stream's end by a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [json.loads(line) for line in log.read_text().splitlines() if '"route"' in line]
+        found = [e for e in lines if e["route"] == route]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no access log line for {route}"
+        time.sleep(0.05)
+
+
 def test_a_stream_arrives_chunk_by_chunk_and_ends(stream_server: tuple[str, Path, Path]) -> None:
     base, notes, log = stream_server
     arrivals = []
@@ -79,8 +93,7 @@ def test_a_stream_arrives_chunk_by_chunk_and_ends(stream_server: tuple[str, Path
     # sent as produced, not gathered: the chunks were 20 ms apart on arrival too
     assert arrivals[-1][0] - arrivals[0][0] >= 0.06
     assert wait_for(notes / "stream.closed") == "5"
-    lines = [json.loads(line) for line in log.read_text().splitlines() if '"route"' in line]
-    entry = next(e for e in lines if e["route"] == "/-/test/stream")
+    entry = access_line(log, "/-/test/stream")
     assert entry["status"] == 200 and entry["bytes"] == 5 * 16
 
 

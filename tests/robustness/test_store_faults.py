@@ -182,6 +182,7 @@ async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
                     prefix + "namespaces",
                     prefix + "sizes",
                     prefix + "usage",
+                    prefix + "changes",
                     tenant + "d:/",
                     tenant + "keys",
                     tenant + "hits",

@@ -85,7 +85,10 @@ class FeedHub:
         self._draining = draining
         self._drain_delay = drain_delay
         self._drain_seen: float | None = None
-        self._watchers: dict[str, set[Watcher]] = {}
+        # Watchers by what they follow: (namespace, path) for one path, and per namespace by
+        # prefix, so a change finds its watchers without looking at the others.
+        self._by_path: dict[tuple[str, str], set[Watcher]] = {}
+        self._by_prefix: dict[str, dict[str, set[Watcher]]] = {}
         self._count = 0
         self._pump_task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
@@ -108,7 +111,12 @@ class FeedHub:
         """Deliver to watcher every change the reader reads from now on; returns once the
         reader has its position, so that what watcher then reads from the store overlaps
         what it will be given."""
-        self._watchers.setdefault(watcher.selection.namespace, set()).add(watcher)
+        selection = watcher.selection
+        if selection.path is not None:
+            self._by_path.setdefault((selection.namespace, selection.path), set()).add(watcher)
+        else:
+            prefixes = self._by_prefix.setdefault(selection.namespace, {})
+            prefixes.setdefault(selection.prefix, set()).add(watcher)
         self._count += 1
         if self._pump_task is None or self._pump_task.done():
             self._started.clear()
@@ -121,12 +129,26 @@ class FeedHub:
             raise
 
     def leave(self, watcher: Watcher) -> None:
-        group = self._watchers.get(watcher.selection.namespace)
-        if group is not None and watcher in group:
+        selection = watcher.selection
+        if selection.path is not None:
+            key = (selection.namespace, selection.path)
+            group = self._by_path.get(key)
+            if group is None or watcher not in group:
+                return
             group.discard(watcher)
-            self._count -= 1
             if not group:
-                del self._watchers[watcher.selection.namespace]
+                del self._by_path[key]
+        else:
+            prefixes = self._by_prefix.get(selection.namespace, {})
+            group = prefixes.get(selection.prefix)
+            if group is None or watcher not in group:
+                return
+            group.discard(watcher)
+            if not group:
+                del prefixes[selection.prefix]
+                if not prefixes:
+                    del self._by_prefix[selection.namespace]
+        self._count -= 1
 
     async def close(self) -> None:
         if self._pump_task is not None:
@@ -153,14 +175,31 @@ class FeedHub:
                 self._dispatch(changes)
                 position = changes[-1].position
 
+    def _concerned(self, change: Change) -> list[set[Watcher]]:
+        """The groups of watchers whose path or prefix covers the change's path."""
+        path = change.path
+        groups = []
+        exact = self._by_path.get((change.namespace, path)) if self._by_path else None
+        if exact:
+            groups.append(exact)
+        prefixes = self._by_prefix.get(change.namespace)
+        if prefixes:
+            # Tuning: whichever is fewer, the prefixes watched or the prefixes of the path.
+            if len(prefixes) <= len(path):
+                groups += [group for prefix, group in prefixes.items() if path.startswith(prefix)]
+            else:
+                for end in range(1, len(path) + 1):
+                    group = prefixes.get(path[:end])
+                    if group:
+                        groups.append(group)
+        return groups
+
     def _dispatch(self, changes: list[Change]) -> None:
         for change in changes:
-            group = self._watchers.get(change.namespace)
-            if not group:
-                continue
             frame: bytes | None = None
-            for watcher in group:
-                if watcher.selection.covers(change):
-                    if frame is None:
-                        frame = sse_event(change)
-                    watcher.offer(change.position, frame)
+            for group in self._concerned(change):
+                for watcher in group:
+                    if watcher.selection.covers(change):
+                        if frame is None:
+                            frame = sse_event(change)
+                        watcher.offer(change.position, frame)
