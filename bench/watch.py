@@ -170,7 +170,10 @@ def measure_store(
             watched.append(asyncio.run(put_with_watchers(port, watchers, seconds, workdir)))
     finally:
         server.stop()
-    single, port = serve(url, env, 1, False, workdir)
+    # More connections than a worker takes by default (PATHKV_MAX_CONNECTIONS).
+    single, port = serve(
+        url, {**env, "PATHKV_MAX_CONNECTIONS": str(idle + 1024)}, 1, False, workdir
+    )
     try:
         time.sleep(1)
         before = single.worker_rss()

@@ -57,3 +57,20 @@ def test_benchmark_smoke(tmp_path: Path, generator: str) -> None:
     assert "RSS per worker" in report
     assert re.search(r"\| sensor JSON \| [\d,]+ \|", report)
     assert re.search(r"\| random base64 \| [\d,]+ \|", report)
+
+
+def test_watch_benchmark_smoke(tmp_path: Path) -> None:
+    output = tmp_path / "WATCH_RESULTS.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "watch.py"), "--smoke", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = output.read_text()
+    for store in ("Redis", "SQLite"):
+        row = re.search(rf"^\| {store} \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", report, re.M)
+        assert row, f"no row for {store}"
+        assert float(row.group(3)) == 1.0, "every event must reach its watcher"

@@ -1,4 +1,5 @@
-"""Every write that got a 2xx survives kill -9: of the server (SQLite) and of Redis (AOF)."""
+"""Every write that got a 2xx survives kill -9: of the server (SQLite) and of Redis (AOF),
+and so does its change in the feed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 
+from pathkv.core.contract import ORIGIN
+from pathkv.core.feed import encode_position
 from tests.robustness.storm import Storm
 from tests.servers import PathkvServer, RedisServer
 
@@ -20,6 +24,24 @@ def assert_all_present(base: str, acknowledged: dict[str, bytes]) -> None:
             assert response.status_code == 200, (path, response.text)
             stored = client.get(path).content
             assert stored == body, path
+    assert_in_feed(base, acknowledged)
+
+
+def assert_in_feed(base: str, acknowledged: dict[str, bytes]) -> None:
+    """Every acknowledged write is a put event of the feed, read from its start."""
+    puts: dict[str, set[bytes]] = {}
+    cursor = encode_position(ORIGIN)
+    with httpx.Client(base_url=base, timeout=10) as client:
+        while True:
+            page = client.get("/-/changes", params={"since": cursor, "limit": 1000}).json()
+            for item in page["items"]:
+                if item["event"] == "put":
+                    puts.setdefault(item["path"], set()).add(orjson.dumps(item["data"]))
+            if not page["items"]:
+                break
+            cursor = page["next"]
+    for path, body in acknowledged.items():
+        assert orjson.dumps(orjson.loads(body)) in puts.get(path, set()), path
 
 
 def test_sqlite_survives_kill_9_mid_storm(tmp_path: Path) -> None:

@@ -32,8 +32,6 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 # What EventSource clients wait before reconnecting (the retry: field), in milliseconds.
 RETRY_MS = 2000
-# How often an idle stream looks whether the server is stopping.
-DRAIN_CHECK = 0.5
 
 
 class Feed:
@@ -120,8 +118,10 @@ class Feed:
                     opening += b"".join(sse_event(change) for change in missed)
             yield opening
             while True:
-                arrived = await watcher.wait(min(self._heartbeat, DRAIN_CHECK))
-                if self.hub.ending():
+                # No polling: the reader wakes the watcher for changes, and to end it when
+                # the server stops (web/feed.py); otherwise it sleeps until a heartbeat.
+                arrived = await watcher.wait(self._heartbeat - watcher.idle_for())
+                if watcher.ended:
                     return
                 if watcher.overflowed:
                     yield sse_control("reset", "this watcher fell too far behind; list again")
