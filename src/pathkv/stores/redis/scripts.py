@@ -344,6 +344,19 @@ return cmsgpack.pack(out)
 )
 
 
+# Read the feed: KEYS changes | ARGV after (an id), count -> MessagePack: id, fields, ...
+# Tuning: one string for the whole batch (see BATCH): the client took 18 us an entry to
+# convert an XREAD reply, against about 2 to unpack this.
+READ = """
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', tonumber(ARGV[2]))
+local out = {}
+for _, entry in ipairs(entries) do
+  out[#out + 1] = entry[1]
+  out[#out + 1] = entry[2]
+end
+return cmsgpack.pack(out)
+"""
+
 # Trim the feed: KEYS changes, floor | ARGV oldest id to keep by age ("ms-0"), max entries.
 # Deletes exactly (no "~"), and records in floor the last id deleted, so a cursor before it
 # is known to be expired (and one at it is not).
@@ -385,6 +398,7 @@ FLAGS = {
     "SWEEP": "allow-oom",
     "RATE": "allow-oom",
     "TRIM": "allow-oom",
+    "READ": "allow-oom",
 }
 
 
@@ -400,6 +414,7 @@ def sources(flags: bool) -> dict[str, str]:
         "SWEEP": SWEEP,
         "RATE": RATE,
         "TRIM": TRIM,
+        "READ": READ,
     }
     if not flags:
         return scripts

@@ -178,27 +178,8 @@ def _stream_id(position: Position) -> str:
     return f"{position[0]}-{position[1]}"
 
 
-def _change(position: Position, values: dict[str, Any]) -> Change:
-    def number(key: str) -> int | None:
-        value = values.get(key)
-        return int(value) if value is not None else None
-
-    body = values.get("b")
-    if body is not None:
-        codec, _, raw = bytes(body).partition(b":")
-        body = zlib.decompress(raw) if codec == b"z" else raw
-    digest = values.get("g")
-    return Change(
-        position,
-        _text(values["n"]),
-        _text(values["e"]),
-        _text(values["p"]),
-        number("v"),
-        _text(digest) if digest is not None else None,
-        number("u"),
-        number("x"),
-        body,
-    )
+def _pairs(flat: list[Any]) -> list[list[Any]]:
+    return [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
 
 
 def _major_version(info: str) -> int:
@@ -609,20 +590,35 @@ class RedisStore(Store):
 
     # the change feed -------------------------------------------------------------------
 
-    def _entries(self, reply: Any) -> list[Change]:
-        """Stream entries as the client gives them (a map of id -> field pairs, or a list of
-        [id, fields]) as changes."""
-        items = reply.items() if isinstance(reply, dict) else reply or []
+    @staticmethod
+    def _entries(flat: list[Any]) -> list[Change]:
+        """The READ script's answer (id, fields, id, fields, ...; fields flat: name, value)
+        as changes. The fields come in the order the scripts write them: n, e, p, then v,
+        g, u, x and b where present."""
         changes = []
-        for ident, fields in items:
-            if isinstance(fields, dict):
-                values = {_text(k): v for k, v in fields.items()}
-            elif fields and isinstance(fields[0], list):
-                values = {_text(k): v for k, v in fields}
-            else:
-                values = {_text(fields[i]): fields[i + 1] for i in range(0, len(fields), 2)}
-            changes.append(_change(_position(ident), values))
+        for i in range(0, len(flat), 2):
+            ms, _, seq = flat[i].partition(b"-")
+            fields = flat[i + 1]
+            change = Change(
+                (int(ms), int(seq or 0)),
+                fields[1].decode(),
+                fields[3].decode(),
+                fields[5].decode(),
+            )
+            if len(fields) > 6:
+                change.version = int(fields[7])
+                change.digest = fields[9].decode()
+                change.last_updated = int(fields[11])
+                change.expires_at = int(fields[13])
+                if len(fields) > 14:
+                    codec, _, raw = fields[15].partition(b":")
+                    change.body = zlib.decompress(raw) if codec == b"z" else raw
+            changes.append(change)
         return changes
+
+    async def _read(self, after: Position, count: int) -> list[Change]:
+        reply = await self._script("READ", [self._changes], [_stream_id(after), str(count)])
+        return self._entries(_unpack(reply))
 
     async def _floor(self) -> Position:
         floor = await self._call(lambda c: c.get(self._prefix + CHANGES_FLOOR))
@@ -638,12 +634,7 @@ class RedisStore(Store):
         # A namespace's changes are picked from the one stream: read on until limit of them.
         while len(found) < limit:
             step = limit if ns is None else max(limit, 500)
-            reply = await self._call(
-                lambda c, at=start, n=step: c.custom_command(
-                    ["XRANGE", self._changes, "(" + _stream_id(at), "+", "COUNT", str(n)]
-                )
-            )
-            batch = self._entries(reply)
+            batch = await self._read(start, step)
             found += [c for c in batch if ns is None or c.namespace == ns.name]
             if len(batch) < step:
                 break
@@ -651,17 +642,21 @@ class RedisStore(Store):
         return found[:limit]
 
     async def next_changes(self, after: Position, limit: int, wait: float) -> list[Change]:
+        changes = await self._read(after, limit)
+        if changes or wait <= 0:
+            return changes
+        # Nothing yet: wait for the next entry with XREAD BLOCK, on a connection of its own
+        # (a blocking command would hold up every request pipelined on a shared one).
         if self._feed_client is None:
             config = client_config(self.options, FEED_WAIT_LIMIT + self.options.timeout)
             try:
                 self._feed_client = await GlideClient.create(config)
             except GlideError as exc:
                 raise StoreError(f"cannot create Redis client: {exc}") from exc
-        client = self._feed_client
         command = [
             "XREAD",
             "COUNT",
-            str(limit),
+            "1",
             "BLOCK",
             str(max(1, int(min(wait, FEED_WAIT_LIMIT) * 1000))),
             "STREAMS",
@@ -670,25 +665,20 @@ class RedisStore(Store):
         ]
         try:
             async with asyncio.timeout(wait + self._deadline):
-                reply = await client.custom_command(command)
+                arrived = await self._feed_client.custom_command(command)
         except (GlideTimeout, TimeoutError) as exc:
             raise StoreTimeoutError("Redis did not answer in time") from exc
         except (GlideError, OSError) as exc:
             raise StoreError(f"Redis: {exc}") from exc
-        if not reply:
-            return []
-        streams = reply.items() if isinstance(reply, dict) else reply
-        for _, entries in streams:
-            return self._entries(entries)
-        return []
+        return await self._read(after, limit) if arrived else []
 
     async def present(self) -> Position:
         reply = await self._call(
             lambda c: c.custom_command(["XREVRANGE", self._changes, "+", "-", "COUNT", "1"])
         )
-        latest = self._entries(reply)
+        items = list(reply.keys() if isinstance(reply, dict) else (e[0] for e in reply or []))
         floor = await self._floor()
-        return max(latest[0].position, floor) if latest else floor
+        return max(_position(items[0]), floor) if items else floor
 
     async def trim_changes(self, now: int, max_age_ms: int, max_events: int) -> None:
         # Redis' clock decides the age, as it does expiry.
