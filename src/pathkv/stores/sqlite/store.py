@@ -25,6 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pathkv.core.contract import (
@@ -92,7 +93,8 @@ def _connect(options: SQLiteOptions, busy_timeout: float) -> sqlite3.Connection:
     return conn
 
 
-def rates_path(options: SQLiteOptions) -> Any:
+def rates_path(options: SQLiteOptions) -> Path:
+    """The rate-limit windows' file, beside the database."""
     return options.path.with_name(options.path.name + "-rates")
 
 
