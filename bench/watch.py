@@ -164,10 +164,17 @@ def measure_store(
     server, port = serve(url, env, 2, True, workdir)
     try:
         latency = asyncio.run(measure_latency(port, watchers, rate, seconds))
-        plain, watched = [], []
-        for _ in range(rounds):
-            plain.append(put_throughput(port, seconds, 64, workdir))
-            watched.append(asyncio.run(put_with_watchers(port, watchers, seconds, workdir)))
+        plain: list[float] = []
+        watched: list[float] = []
+        # Alternated in ABBA order: the store grows with every run, so neither side is
+        # always measured on the larger one.
+        for turn in range(rounds):
+            order = ("plain", "watched") if turn % 2 == 0 else ("watched", "plain")
+            for side in order:
+                if side == "plain":
+                    plain.append(put_throughput(port, seconds, 64, workdir))
+                else:
+                    watched.append(asyncio.run(put_with_watchers(port, watchers, seconds, workdir)))
     finally:
         server.stop()
     # More connections than a worker takes by default (PATHKV_MAX_CONNECTIONS).

@@ -4,13 +4,25 @@ atomically with it, rate-limit windows, dropping a namespace, and account record
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from pathkv.core.contract import Bucket, Limits, QuotaExceeded, Record, Store, Usage, Write
+from pathkv.config import Settings
+from pathkv.core.contract import (
+    ORIGIN,
+    Bucket,
+    Limits,
+    QuotaExceeded,
+    Record,
+    Store,
+    Usage,
+    Write,
+)
 from pathkv.core.documents import digest
 from pathkv.core.namespaces import Namespace
 from pathkv.core.service import now_ms
+from pathkv.stores.registry import open_store
 
 TEAM = Namespace("team-a")
 OTHER = Namespace("team-b")
@@ -154,3 +166,39 @@ async def test_a_namespace_is_listed_once_it_holds_a_document(engine: Store) -> 
     assert late not in await engine.namespaces()
     await engine.put(late, write("/b", b"{}"), None)
     assert late in await engine.namespaces()
+
+
+async def test_a_file_of_the_previous_release_counts_its_usage(tmp_path: Path) -> None:
+    """A version 2 file (namespaces, no usage) is migrated: usage is computed from its rows,
+    and the feed and accounts start empty."""
+    import sqlite3
+
+    from pathkv.stores.sqlite import schema
+
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    for statement in schema.TABLES.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    now = now_ms()
+    for ns, name, body in (("default", "/a", b'{"a":1}'), ("acme", "/b", b'{"bb":22}')):
+        conn.execute(
+            "INSERT INTO documents VALUES (?, ?, ?, 1, ?, ?, ?, 0)",
+            (ns, name, body, digest(body), now, now + 60_000),
+        )
+    conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = open_store(Settings(store=f"sqlite:///{path}"))
+    await store.open()
+    try:
+        assert await store.usage(Namespace("default")) == Usage(1, 7)
+        assert await store.usage(Namespace("acme")) == Usage(1, 9)
+        assert await store.changes(ORIGIN, 10) == []
+        assert await store.account_list("tenant") == []
+    finally:
+        await store.close()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone() == (schema.SCHEMA_VERSION,)
+    check.close()
