@@ -299,6 +299,14 @@ def servers(redis_port: int, workdir: Path) -> Iterator[Server]:
         )
 
 
+def start_redis(binary: Path, workdir: Path) -> tuple[Process, int]:
+    """A Redis of the benchmark's own on a free loopback port, without persistence."""
+    port = free_port()
+    command = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(workdir)]
+    return Process(command, {}, port, workdir / "redis.log"), port
+
+
 def redis_ceiling(port: int, requests: int) -> dict[str, float]:
     binary = shutil.which("redis-benchmark") or shutil.which("valkey-benchmark")
     if binary is None:
@@ -471,25 +479,7 @@ def main() -> int:
     redis_name, redis_binary = next(iter(binaries.items()))
 
     workdir = Path(tempfile.mkdtemp(prefix="pathkv-bench-"))
-    redis_port = free_port()
-    redis = Process(
-        [
-            str(redis_binary),
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        {},
-        redis_port,
-        workdir / "redis.log",
-    )
+    redis, redis_port = start_redis(redis_binary, workdir)
     table: dict[str, dict[str, Result]] = {}
     rss: dict[str, float] = {}
     try:

@@ -211,25 +211,7 @@ def main() -> int:
         raise SystemExit("bench: no redis-server found")
     redis_name, redis_binary = next(iter(binaries.items()))
     workdir = Path(tempfile.mkdtemp(prefix="pathkv-watch-"))
-    redis_port = bench.free_port()
-    redis = bench.Process(
-        [
-            str(redis_binary),
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        {},
-        redis_port,
-        workdir / "redis.log",
-    )
+    redis, redis_port = bench.start_redis(redis_binary, workdir)
     stores = {
         "Redis": (f"redis://127.0.0.1:{redis_port}/0", {"PATHKV_REDIS_PREFIX": "watch:"}),
         "SQLite": (f"sqlite:///{workdir / 'watch.db'}", {}),

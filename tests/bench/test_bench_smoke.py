@@ -12,26 +12,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("generator", ["auto", "python"])
-def test_benchmark_smoke(tmp_path: Path, generator: str) -> None:
-    output = tmp_path / "RESULTS.md"
+def smoke_run(tmp_path: Path, script: str, *args: str) -> str:
+    """Run a benchmark script with --smoke; its report."""
+    output = tmp_path / "report.md"
     result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "run.py"),
-            "--smoke",
-            "--load-generator",
-            generator,
-            "--output",
-            str(output),
-        ],
+        [sys.executable, str(ROOT / "bench" / script), "--smoke", *args, "--output", str(output)],
         capture_output=True,
         text=True,
         timeout=600,
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = output.read_text()
+    return output.read_text()
+
+
+@pytest.mark.parametrize("generator", ["auto", "python"])
+def test_benchmark_smoke(tmp_path: Path, generator: str) -> None:
+    report = smoke_run(tmp_path, "run.py", "--load-generator", generator)
     for server in ("baseline", "pathkv on Redis", "pathkv on SQLite"):
         for case in ("GET item", "PUT", "GET /", "90/10 mix"):
             row = re.search(
@@ -60,16 +57,7 @@ def test_benchmark_smoke(tmp_path: Path, generator: str) -> None:
 
 
 def test_watch_benchmark_smoke(tmp_path: Path) -> None:
-    output = tmp_path / "WATCH_RESULTS.md"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "watch.py"), "--smoke", "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = output.read_text()
+    report = smoke_run(tmp_path, "watch.py")
     for store in ("Redis", "SQLite"):
         row = re.search(rf"^\| {store} \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", report, re.M)
         assert row, f"no row for {store}"
