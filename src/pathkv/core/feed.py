@@ -23,7 +23,6 @@ from pathkv.core.paths import ROOT
 from pathkv.core.tokens import READ, Principal
 
 _CURSOR = re.compile(r"v1:(\d{1,19}):(\d{1,19})")
-EVENTS = ("put", "delete", "expire")
 
 
 def encode_position(position: Position) -> str:
@@ -62,6 +61,10 @@ class Selection:
                 return False
         elif not path.startswith(self.prefix):
             return False
+        return self.readable(path)
+
+    def readable(self, path: str) -> bool:
+        """Whether the watch's token may read path (the rest of ``covers``)."""
         principal = self.principal
         return principal is None or principal.may(READ, path)
 

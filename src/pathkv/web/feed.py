@@ -105,10 +105,6 @@ class FeedHub:
         self._pump_task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
 
-    @property
-    def watchers(self) -> int:
-        return self._count
-
     def ending(self) -> bool:
         """True once open streams should end: the drain delay has passed since SIGTERM, so
         their clients reconnect (to a replica that is not stopping) and resume."""
@@ -222,8 +218,9 @@ class FeedHub:
         for change in changes:
             frame: bytes | None = None
             for group in self._concerned(change):
+                # The group's path or prefix covers the change: only the token is left.
                 for watcher in group:
-                    if watcher.selection.covers(change):
+                    if watcher.selection.readable(change.path):
                         if frame is None:
                             frame = sse_event(change)
                         watcher.offer(change.position, frame)

@@ -91,10 +91,6 @@ class Router:
             headers={"allow": "GET, HEAD"},
         )
 
-    async def dispatch(self, request: Request) -> Response:
-        """Resolve the request's handler and call it."""
-        return await self.resolve(request)(request)
-
     def resolve(self, request: Request) -> Handler:
         """Check Host, normalize the path, route, check the query: the handler to call."""
         headers = request.headers
