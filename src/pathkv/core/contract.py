@@ -194,7 +194,8 @@ class Store(ABC):
 
     @abstractmethod
     async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
-        """The live record at path, or None; count_hit adds one hit (visible within 1 s)."""
+        """The live record at path, or None, with its stored hits; count_hit adds one hit
+        (stored with the read, or buffered until the next flush)."""
 
     @abstractmethod
     async def delete(self, ns: Namespace, path: str, now: int, expect: Expect | None) -> bool:

@@ -8,6 +8,12 @@ writers. Hits are counted in memory and added to the file every ``hit_flush_inte
 Durability: ``synchronous=FULL`` - a write is acknowledged only after its transaction is
 in the WAL on disk, so it survives the process being killed and the machine losing power.
 
+Tail latency (bench/findings.md item 20): the workers' writers take turns through a lock
+file (``<file>-writer``, a blocking ``flock``: the waiting writer wakes the moment the
+other lets go) before SQLite's own lock, and copying the WAL back into the database (the
+checkpoint) runs on a thread of its own instead of inside whichever commit crossed
+SQLite's 1,000-page mark.
+
 Every driver error is wrapped here once, as StoreError with the driver's error as its cause.
 
 Rate-limit windows live in a second file beside the database (``<file>-rates``), written
@@ -19,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -72,6 +80,8 @@ MAX_BATCH = 256
 FEED_POLL = 0.01
 # A migration of a large first-layout file may take a while; other workers wait for it.
 INITIALIZE_TIMEOUT = 300.0
+# Tuning: how often the checkpointer copies committed WAL pages into the database.
+CHECKPOINT_EVERY = 0.1
 # Tuning: files up to this size are checked (PRAGMA quick_check) when opened: about a
 # second per few hundred MiB here; larger files start without it.
 QUICK_CHECK_UP_TO = 256 * 1024 * 1024
@@ -91,6 +101,19 @@ def _connect(options: SQLiteOptions, busy_timeout: float) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def _connect_writer(options: SQLiteOptions, busy_timeout: float) -> sqlite3.Connection:
+    """The documents' write connection: it never checkpoints on commit (the checkpointer
+    does, off the write path)."""
+    conn = _connect(options, busy_timeout)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    return conn
+
+
+def writer_lock_path(options: SQLiteOptions) -> Path:
+    """The lock file the workers' writers take turns on, beside the database."""
+    return options.path.with_name(options.path.name + "-writer")
 
 
 def rates_path(options: SQLiteOptions) -> Path:
@@ -197,10 +220,13 @@ class _Writer:
     def __init__(
         self,
         options: SQLiteOptions,
-        connect: Callable[[SQLiteOptions, float], sqlite3.Connection] = _connect,
+        connect: Callable[[SQLiteOptions, float], sqlite3.Connection] = _connect_writer,
+        turns: Path | None = None,
     ) -> None:
+        """turns: a lock file held around every transaction (None: SQLite's lock only)."""
         self._options = options
         self._connect = connect
+        self._turns = turns
         self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         # Why the last transaction failed (disk full, read-only or damaged file), until one
         # commits again.
@@ -226,6 +252,14 @@ class _Writer:
     def _run(self) -> None:
         # The lock is polled in _begin; statements inside a transaction never wait.
         conn = self._connect(self._options, 0)
+        self._turn: int | None = None
+        if self._turns is not None:
+            try:
+                self._turn = os.open(self._turns, os.O_CREAT | os.O_RDWR, 0o600)
+            except OSError as exc:  # a read-only directory: SQLite's lock alone then
+                log.warning(
+                    "cannot open %s (%s): writers take SQLite's lock only", self._turns, exc
+                )
         try:
             while True:
                 first = self._queue.get()
@@ -246,15 +280,20 @@ class _Writer:
                 if stopping:
                     return
         finally:
+            if self._turn is not None:
+                os.close(self._turn)
             conn.close()
 
     def _begin(self, conn: sqlite3.Connection) -> None:
-        """Take the write lock, polling every fraction of a millisecond while another
-        process holds it.
+        """Take this server's turn, then SQLite's write lock, polling every fraction of a
+        millisecond while another process (not a worker of this server) holds it.
 
         Tuning: SQLite's own busy handler sleeps up to 100 ms between tries, which showed
-        up as 400 ms p99 latency with two workers writing at once.
+        up as 400 ms p99 latency with two workers writing at once; polling alone still
+        left a writer waiting up to 2 ms after the lock was free (findings item 20).
         """
+        if self._turn is not None:
+            fcntl.flock(self._turn, fcntl.LOCK_EX)  # the GIL is released while it waits
         deadline = time.monotonic() + self._options.busy_timeout
         pause = 0.0002
         while True:
@@ -292,8 +331,41 @@ class _Writer:
             self.failure = f"SQLite writes fail: {exc}"
         else:
             self.failure = None
+        finally:
+            if self._turn is not None:
+                fcntl.flock(self._turn, fcntl.LOCK_UN)
         for (_, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, future, ok, value)
+
+
+class _Checkpointer:
+    """A thread that copies committed WAL pages into the database every CHECKPOINT_EVERY
+    seconds (a PASSIVE checkpoint: it never blocks a reader or a writer).
+
+    Every worker runs one; SQLite lets one checkpoint run at a time and the others find
+    nothing left to do.
+    """
+
+    def __init__(self, options: SQLiteOptions) -> None:
+        self._options = options
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="pathkv-sqlite-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = _connect(self._options, 0)
+        try:
+            while not self._stopped.wait(CHECKPOINT_EVERY):
+                with contextlib.suppress(sqlite3.Error):  # busy, or the disk: next time
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -310,9 +382,11 @@ class SQLiteStore(Store):
         self.options = options
         self.path = options.path
         self._writer: _Writer | None = None
+        self._checkpointer: _Checkpointer | None = None
         self._rates: _Writer | None = None
         self._reader: sqlite3.Connection | None = None
         self._pending_hits: dict[tuple[str, str], int] = {}
+        self._flushing = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
 
     # lifecycle -------------------------------------------------------------------------
@@ -320,7 +394,8 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         await asyncio.to_thread(_initialize, self.options)
         self._reader = _connect(self.options, self.options.busy_timeout)
-        self._writer = _Writer(self.options)
+        self._writer = _Writer(self.options, turns=writer_lock_path(self.options))
+        self._checkpointer = _Checkpointer(self.options)
         self._flusher = asyncio.create_task(self._flush_periodically())
 
     async def close(self) -> None:
@@ -334,6 +409,9 @@ class SQLiteStore(Store):
                 await self.flush()
             await asyncio.to_thread(self._writer.stop)
             self._writer = None
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._checkpointer = None
         if self._rates is not None:
             await asyncio.to_thread(self._rates.stop)
             self._rates = None
@@ -395,7 +473,16 @@ class SQLiteStore(Store):
                 await self.flush()
 
     async def flush(self) -> None:
-        """Add buffered hits to the file; on failure they stay buffered for the next try."""
+        """Add buffered hits to the file; on failure they stay buffered for the next try.
+
+        Once it returns, every hit counted before the call is in the file: a flush already
+        under way is waited for."""
+        if not self._pending_hits and not self._flushing.locked():
+            return
+        async with self._flushing:
+            await self._flush_pending()
+
+    async def _flush_pending(self) -> None:
         if not self._pending_hits:
             return
         pending, self._pending_hits = self._pending_hits, {}
@@ -463,14 +550,10 @@ class SQLiteStore(Store):
         )
         if not rows:
             return None
-        key = (ns.name, path)
-        pending = self._pending_hits.get(key, 0)
         if count_hit:
-            pending += 1
-            self._pending_hits[key] = pending
-        record = _record(rows[0])
-        record.hits += pending
-        return record
+            key = (ns.name, path)
+            self._pending_hits[key] = self._pending_hits.get(key, 0) + 1
+        return _record(rows[0])
 
     async def delete(self, ns: Namespace, path: str, now: int, expect: Expect | None) -> bool:
         name = ns.name

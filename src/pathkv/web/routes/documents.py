@@ -51,7 +51,10 @@ class Documents:
         """GET (a hit) and HEAD (not one), or with ``?meta`` the metadata view (not a hit)."""
         meta = bool(request.scope.get("query_string")) and request.flag("meta")
         record = await self.service.get(
-            request.namespace, request.path, count_hit=request.method == "GET" and not meta
+            request.namespace,
+            request.path,
+            count_hit=request.method == "GET" and not meta,
+            show_hits=meta,
         )
         now = self.service.clock()
         headers = document_headers(record, now)
