@@ -42,8 +42,10 @@ class InNamespace:
     async def delete(self, path: str, now: int, expect: Expect | None) -> bool:
         return await self.engine.delete(self.ns, path, now, expect)
 
-    async def keys(self, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
-        return await self.engine.keys(self.ns, prefix, after, limit, now)
+    async def keys(
+        self, prefix: str, after: str | None, limit: int, now: int, inclusive: bool = False
+    ) -> list[str]:
+        return await self.engine.keys(self.ns, prefix, after, limit, now, inclusive)
 
     async def records(self, after: str | None, limit: int, now: int) -> list[Record]:
         return await self.engine.records(self.ns, after, limit, now)

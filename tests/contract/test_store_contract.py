@@ -206,6 +206,8 @@ async def test_keys_order_prefix_and_pages(store: InNamespace) -> None:
     assert first + second + third == expected
     assert await store.keys("/k/", expected[-1], 10, now) == []
     assert await store.keys("/nothing/", None, 10, now) == []
+    assert await store.keys("/k/", "/k/a", 2, now, inclusive=True) == ["/k/a", "/k/a/x"]
+    assert await store.keys("/k/", "/k/aa", 2, now, inclusive=True) == ["/k/b", "/k/~"]
 
 
 async def test_records_pages_in_path_order(store: InNamespace) -> None:

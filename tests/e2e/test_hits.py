@@ -34,9 +34,7 @@ def views(client: httpx.Client, path: str) -> tuple[int, int]:
     between the two reads shows as two different ``?meta=1`` readings around them."""
     for _ in range(50):
         before = client.get(path, params={"meta": "1"}).json()["hits"]
-        ranked = dict(
-            (item["path"], item["hits"]) for item in client.get("/-/hits").json()["items"]
-        )
+        ranked = {item["path"]: item["hits"] for item in client.get("/-/hits").json()["items"]}
         after = client.get(path, params={"meta": "1"}).json()["hits"]
         if before == after:
             return after, ranked.get(path, 0)

@@ -283,6 +283,15 @@ def test_scopes_bound_paths_on_segment_boundaries(server: PathkvServer) -> None:
     assert [k["path"] for k in listed] == ["/app/public/y"]
     everything = call(server, "GET", "/-/keys", headers=bearer(writer)).json()["items"]
     assert [k["path"] for k in everything] == ["/app", "/app/public/y", "/app/x"]
+    # One level at a time: a folder is shown when the token may read something in it.
+    level = {"prefix": "/", "delimiter": "/"}
+    page = call(server, "GET", "/-/keys", params=level, headers=bearer(reader)).json()
+    assert page["items"] == [] and page["prefixes"] == ["/app/"]
+    level["prefix"] = "/app/"
+    page = call(server, "GET", "/-/keys", params=level, headers=bearer(reader)).json()
+    assert page["items"] == [] and page["prefixes"] == ["/app/public/"]
+    page = call(server, "GET", "/-/keys", params=level, headers=bearer(writer)).json()
+    assert page["items"] == [{"path": "/app/x"}] and page["prefixes"] == ["/app/public/"]
     call(server, "GET", "/app/x", headers=bearer(writer))
     ranked = call(server, "GET", "/-/hits", headers=bearer(reader)).json()["items"]
     assert all(item["path"].startswith("/app/public") for item in ranked)

@@ -214,6 +214,46 @@ async def test_listing_pages(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/-/keys", params={"prefix": "nope"}), 400)
 
 
+async def test_listing_one_level_with_a_delimiter(client: httpx.AsyncClient) -> None:
+    paths = ["/tree/a", "/tree/b/1", "/tree/b/2", "/tree/b/deep/3", "/tree/c", "/tree/d/x"]
+    paths += [f"/tree/e/{i}" for i in range(50)] + ["/tree/f", "/treetop/z"]
+    for path in paths:
+        await put(client, path, {"p": path})
+    page = (await client.get("/-/keys", params={"prefix": "/tree/", "delimiter": "/"})).json()
+    assert page == {
+        "items": [{"path": "/tree/a"}, {"path": "/tree/c"}, {"path": "/tree/f"}],
+        "prefixes": ["/tree/b/", "/tree/d/", "/tree/e/"],
+        "next": None,
+    }
+    # One entry a page: folders and paths page in one order, a folder once.
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"prefix": "/tree/", "delimiter": "/", "limit": "1"}
+        page = (
+            await client.get("/-/keys", params={**params, **({"after": cursor} if cursor else {})})
+        ).json()
+        assert len(page["items"]) + len(page["prefixes"]) == 1
+        seen += [item["path"] for item in page["items"]] + page["prefixes"]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == ["/tree/a", "/tree/b/", "/tree/c", "/tree/d/", "/tree/e/", "/tree/f"]
+    # The next level down, and a prefix that does not end with the delimiter.
+    page = (await client.get("/-/keys", params={"prefix": "/tree/b/", "delimiter": "/"})).json()
+    assert page["items"] == [{"path": "/tree/b/1"}, {"path": "/tree/b/2"}]
+    assert page["prefixes"] == ["/tree/b/deep/"]
+    page = (await client.get("/-/keys", params={"prefix": "/tree", "delimiter": "/"})).json()
+    assert page == {"items": [], "prefixes": ["/tree/", "/treetop/"], "next": None}
+    # The root, and any other delimiter.
+    page = (await client.get("/-/keys", params={"delimiter": "/"})).json()
+    assert "/tree/" in page["prefixes"] and "/treetop/" in page["prefixes"]
+    page = (await client.get("/-/keys", params={"prefix": "/tree/", "delimiter": "e"})).json()
+    assert "/tree/e" in page["prefixes"] and {"path": "/tree/a"} in page["items"]
+    for bad in ("", "\x01", "x" * 17):
+        assert_problem(await client.get("/-/keys", params={"delimiter": bad}), 400)
+
+
 async def test_hits_ranking(client: httpx.AsyncClient) -> None:
     for path, count in (("/rank/a", 1), ("/rank/b", 4), ("/rank/c", 2)):
         await put(client, path, {"p": path})

@@ -203,9 +203,16 @@ class Store(ABC):
 
     @abstractmethod
     async def keys(
-        self, ns: Namespace, prefix: str, after: str | None, limit: int, now: int
+        self,
+        ns: Namespace,
+        prefix: str,
+        after: str | None,
+        limit: int,
+        now: int,
+        inclusive: bool = False,
     ) -> list[str]:
-        """Live paths starting with prefix and greater than after, ascending, at most limit."""
+        """Live paths starting with prefix and greater than after (or equal to it, with
+        inclusive), ascending, at most limit."""
 
     @abstractmethod
     async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:

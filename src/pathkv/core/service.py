@@ -26,6 +26,7 @@ from pathkv.core.errors import (
     PreconditionFailed,
 )
 from pathkv.core.etags import Expect, format_etag
+from pathkv.core.levels import check_delimiter, list_level
 from pathkv.core.namespaces import Namespace
 from pathkv.core.paths import ROOT, is_reserved
 from pathkv.core.tenants import Quota
@@ -52,6 +53,8 @@ class Policy:
 class Page:
     paths: list[str]
     next: str | None
+    prefixes: list[str] | None = None
+    """With a delimiter: the child folders on this page (None without one)."""
 
 
 def seconds_left(record: Record, now: int) -> int:
@@ -179,13 +182,28 @@ class Service:
         return await self.store.incr_root(ns, 1 if add else 0)
 
     async def keys(
-        self, ns: Namespace, prefix: str | None, after: str | None, limit: int | None
+        self,
+        ns: Namespace,
+        prefix: str | None,
+        after: str | None,
+        limit: int | None,
+        delimiter: str | None = None,
     ) -> Page:
         prefix = ROOT if prefix is None else prefix
         if not prefix.startswith(ROOT):
             raise InvalidParameter("'prefix' must start with '/'")
         size = within("limit", limit, DEFAULT_PAGE, 1, MAX_PAGE)
         start = decode_cursor(after) if after else None
+        if delimiter is not None:
+            entries = await list_level(
+                self.store, ns, prefix, start, size + 1, check_delimiter(delimiter), self.clock()
+            )
+            shown = entries[:size]
+            return Page(
+                [e.name for e in shown if not e.folder],
+                encode_cursor(shown[-1].cursor) if len(entries) > size else None,
+                [e.name for e in shown if e.folder],
+            )
         paths = await self.store.keys(ns, prefix, start, size + 1, self.clock())
         if len(paths) > size:
             return Page(paths[:size], encode_cursor(paths[size - 1]))

@@ -150,6 +150,15 @@ class Principal:
                 return True
         return False
 
+    def may_look_into(self, permission: str, folder: str) -> bool:
+        """True when it may do that to some path that starts with folder (a listing's
+        child folder is shown only then)."""
+        if self.may(permission, folder):
+            return True
+        return any(
+            permission in scope.allow and scope.prefix.startswith(folder) for scope in self.scopes
+        )
+
     def may_at_all(self, permission: str) -> bool:
         return self.admin or any(permission in scope.allow for scope in self.scopes)
 

@@ -224,6 +224,17 @@ def spec() -> dict[str, Any]:
                             "description": "The 'next' cursor of the previous page.",
                             "schema": {"type": "string"},
                         },
+                        {
+                            "name": "delimiter",
+                            "in": "query",
+                            "required": False,
+                            "description": (
+                                "List one level: paths directly under the prefix in 'items', "
+                                "and in 'prefixes' each child folder (a deeper path up to and "
+                                "including the next delimiter), in one order and one paging."
+                            ),
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 16},
+                        },
                         _limit(100),
                     ],
                     "responses": {
@@ -343,6 +354,11 @@ def spec() -> dict[str, Any]:
                                 "required": ["path"],
                                 "properties": {"path": {"type": "string"}},
                             },
+                        },
+                        "prefixes": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "With a delimiter: the child folders on this page.",
                         },
                         "next": {"type": ["string", "null"]},
                     },

@@ -82,9 +82,15 @@ class TimedStore(Store):
         return await self._timed("delete", self.inner.delete(ns, path, now, expect))
 
     async def keys(
-        self, ns: Namespace, prefix: str, after: str | None, limit: int, now: int
+        self,
+        ns: Namespace,
+        prefix: str,
+        after: str | None,
+        limit: int,
+        now: int,
+        inclusive: bool = False,
     ) -> list[str]:
-        return await self._timed("keys", self.inner.keys(ns, prefix, after, limit, now))
+        return await self._timed("keys", self.inner.keys(ns, prefix, after, limit, now, inclusive))
 
     async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         return await self._timed("records", self.inner.records(ns, after, limit, now))

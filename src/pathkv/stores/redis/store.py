@@ -466,20 +466,26 @@ class RedisStore(Store):
         return bool(result == 1)
 
     @staticmethod
-    def _range(prefix: str, after: str | None) -> tuple[bytes, bytes]:
+    def _range(prefix: str, after: str | None, inclusive: bool = False) -> tuple[bytes, bytes]:
         encoded = prefix.encode("utf-8")
         if after is not None and after >= prefix:
-            low = b"(" + after.encode("utf-8")
+            low = (b"[" if inclusive else b"(") + after.encode("utf-8")
         else:
             low = b"[" + encoded
         # UTF-8 never contains 0xFF, so this bounds every member that starts with prefix.
         return low, b"(" + encoded + b"\xff"
 
     async def keys(
-        self, ns: Namespace, prefix: str, after: str | None, limit: int, now: int
+        self,
+        ns: Namespace,
+        prefix: str,
+        after: str | None,
+        limit: int,
+        now: int,
+        inclusive: bool = False,
     ) -> list[str]:
         base = self._base(ns)
-        low, high = self._range(prefix, after)
+        low, high = self._range(prefix, after, inclusive)
         result = await self._script(
             "LIST",
             [*self._index_keys(base), self._changes],

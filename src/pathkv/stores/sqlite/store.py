@@ -62,6 +62,7 @@ log = logging.getLogger("pathkv")
 
 Op = Callable[[sqlite3.Connection], Any]
 Queued = tuple[Op, asyncio.Future[Any], asyncio.AbstractEventLoop]
+Settled = tuple[asyncio.Future[Any], bool, Any]
 
 COLUMNS = "path, body, version, digest, last_updated, expires_at, hits"
 UPSERT = f"""
@@ -334,8 +335,13 @@ class _Writer:
         finally:
             if self._turn is not None:
                 fcntl.flock(self._turn, fcntl.LOCK_UN)
+        # Tuning: one wake-up of each event loop for the whole batch, not one per operation
+        # (each is a write to the loop's self-pipe and a turn of the GIL).
+        settled: dict[asyncio.AbstractEventLoop, list[Settled]] = {}
         for (_, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, ok, value)
+            settled.setdefault(loop, []).append((future, ok, value))
+        for loop, results in settled.items():
+            loop.call_soon_threadsafe(_settle, results)
 
 
 class _Checkpointer:
@@ -368,13 +374,14 @@ class _Checkpointer:
             conn.close()
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle(results: list[Settled]) -> None:
+    for future, ok, value in results:
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 class SQLiteStore(Store):
@@ -579,9 +586,18 @@ class SQLiteStore(Store):
         return found
 
     async def keys(
-        self, ns: Namespace, prefix: str, after: str | None, limit: int, now: int
+        self,
+        ns: Namespace,
+        prefix: str,
+        after: str | None,
+        limit: int,
+        now: int,
+        inclusive: bool = False,
     ) -> list[str]:
-        lower_op, lower = (">", after) if after is not None and after >= prefix else (">=", prefix)
+        if after is not None and after >= prefix:
+            lower_op, lower = (">=" if inclusive else ">"), after
+        else:
+            lower_op, lower = ">=", prefix
         upper = _upper_bound(prefix)
         sql = f"SELECT path FROM documents WHERE ns = ? AND path {lower_op} ? AND expires_at > ?"
         params: tuple[Any, ...] = (ns.name, lower, now)

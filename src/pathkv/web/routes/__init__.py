@@ -27,7 +27,7 @@ def table(
             Route.read_only("/-/readyz", endpoints.readyz, access=ACCESS_OPEN),
             Route.read_only("/-/metrics", endpoints.metrics, access=ACCESS_METRICS),
             Route.read_only("/-/openapi.json", endpoints.openapi, access=ACCESS_OPEN),
-            Route.read_only("/-/keys", endpoints.keys, ("prefix", "after", "limit")),
+            Route.read_only("/-/keys", endpoints.keys, ("prefix", "after", "limit", "delimiter")),
             Route.read_only("/-/hits", endpoints.hits, ("limit",)),
             Route.read_only("/-/tenants", admin.list_tenants, access=ACCESS_ADMIN),
             Route.read_only("/-/watch", feed.watch, ("prefix", "path", "since", "access_token")),

@@ -57,13 +57,23 @@ class Endpoints:
     async def keys(self, request: Request) -> Response:
         query = request.query
         page = await self.service.keys(
-            request.namespace, query.get("prefix"), query.get("after"), request.integer("limit")
+            request.namespace,
+            query.get("prefix"),
+            query.get("after"),
+            request.integer("limit"),
+            query.get("delimiter"),
         )
-        paths = page.paths
+        paths, folders = page.paths, page.prefixes
         principal = request.principal
         if principal is not None and not principal.reads_everything:
             paths = [p for p in paths if principal.may(READ, p)]
-        return json_response(200, {"items": [{"path": p} for p in paths], "next": page.next})
+            if folders is not None:
+                folders = [f for f in folders if principal.may_look_into(READ, f)]
+        answer: dict[str, object] = {"items": [{"path": p} for p in paths]}
+        if folders is not None:
+            answer["prefixes"] = folders
+        answer["next"] = page.next
+        return json_response(200, answer)
 
     async def hits(self, request: Request) -> Response:
         limit = request.integer("limit")
