@@ -1,0 +1,545 @@
+"""How every operation's cost grows with the data: 10^4, 10^5 and 10^6 documents of 1 KiB.
+
+    python bench/scale.py                       # SQLite and Redis, 10^4..10^6 (about 25 min)
+    python bench/scale.py --stores sqlite --sizes 10000,100000,1000000,10000000
+    python bench/scale.py --smoke               # seconds-long check that the script works
+
+For each store it grows one keyspace size by size, loading the missing documents with
+``pathkv import`` (the bulk path: an import keeps 256 restores in flight, which the stores
+batch into one transaction or one script call), and at each size measures: GET and PUT of
+random documents and ``GET /`` (throughput and p99, wrk, 64 connections, 2 pinned workers);
+a ``/-/keys`` page from the middle of the keyspace, a page of one level with a delimiter,
+``/-/hits?limit=10``; a sweep that removes 10% expired documents (its time, and GET p99
+while it runs); export and import throughput; the change feed's event latency; start-up
+time; Redis memory and SQLite bytes per document; RSS per worker. It writes bench/SCALE.md
+and bench/scale.png (matplotlib). Everything listens on 127.0.0.1; every load is bounded in
+time; the script stops exactly the processes it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+from tests.servers import redis_binaries  # noqa: E402
+
+import run as bench  # noqa: E402
+import watch  # noqa: E402
+
+FOLDER = 1000  # documents per folder: /scale/f0001/d0001234
+EXPIRING_SHARE = 0.1
+QUIET = {
+    "PATHKV_LOG_LEVEL": "WARNING",
+    "PATHKV_SHUTDOWN_DELAY": "0",
+    "PATHKV_AUTH": "off",
+    # The sweep is measured on its own (pathkv sweep), not left to the server's timer.
+    "PATHKV_SWEEP_INTERVAL": "86400",
+}
+# What the change feed keeps after the sweep trims it: the load's events are not data.
+FEED_KEPT = "10000"
+
+WRK_GET = """
+local n = NUMBER
+request = function()
+  local i = math.random(0, n - 1)
+  return string.format("GET /scale/f%04d/d%07d HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n",
+    math.floor(i / FOLDER), i)
+end
+"""
+WRK_PUT = """
+local n = NUMBER
+local body = BODY
+request = function()
+  local i = math.random(0, n - 1)
+  return string.format("PUT /scale/f%04d/d%07d HTTP/1.1\\r\\nHost: b\\r\\n" ..
+    "Content-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s",
+    math.floor(i / FOLDER), i, #body, body)
+end
+"""
+
+
+def doc_path(i: int) -> str:
+    return f"/scale/f{i // FOLDER:04d}/d{i:07d}"
+
+
+def cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@dataclass
+class Row:
+    store: str
+    documents: int
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+class Bodies:
+    """1 KiB JSON documents (bench/run.py's sensor readings), a few hundred reused."""
+
+    def __init__(self) -> None:
+        import random
+
+        rng = random.Random(11)
+        self.items = [
+            json.loads(bench.sample_document(i, rng, incompressible=False)) for i in range(256)
+        ]
+
+    def line(self, i: int, now_ms: int, expires_ms: int, path: str | None = None) -> bytes:
+        data = dict(self.items[i % len(self.items)], device=f"sensor-{i:07d}")
+        return orjson_dumps(
+            {
+                "namespace": "default",
+                "path": path or doc_path(i),
+                "data": data,
+                "version": 1,
+                "last_updated_ms": now_ms,
+                "expires_at_ms": expires_ms,
+                "hits": 0,
+            }
+        )
+
+
+def orjson_dumps(value: object) -> bytes:
+    import orjson
+
+    return orjson.dumps(value) + b"\n"
+
+
+def pathkv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pathkv", *args]
+
+
+def import_documents(
+    url: str,
+    env: dict[str, str],
+    bodies: Bodies,
+    start: int,
+    stop: int,
+    expires_ms: int,
+    path: str = "{}",
+) -> float:
+    """Import documents start..stop-1 through `pathkv import`; documents per second."""
+    proc = subprocess.Popen(
+        [*pathkv("import", "--store", url)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+    assert proc.stdin is not None
+    now = int(time.time() * 1000)
+    began = time.perf_counter()
+    chunk: list[bytes] = []
+    for i in range(start, stop):
+        chunk.append(bodies.line(i, now, expires_ms, path.format(doc_path(i))))
+        if len(chunk) == 2000:
+            proc.stdin.write(b"".join(chunk))
+            chunk = []
+    proc.stdin.write(b"".join(chunk))
+    proc.stdin.close()
+    err = proc.stderr.read() if proc.stderr else b""
+    if proc.wait() != 0:
+        raise SystemExit(f"scale: import failed: {err.decode()[-2000:]}")
+    report = json.loads(err.decode().strip().splitlines()[-1])
+    if report["restored"] != stop - start:
+        raise SystemExit(f"scale: import restored {report} of {stop - start}")
+    return (stop - start) / (time.perf_counter() - began)
+
+
+def timed_requests(port: int, target: str, count: int) -> float:
+    """Median milliseconds of count GETs of target on one kept-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    took = []
+    for _ in range(count):
+        began = time.perf_counter()
+        conn.request("GET", target)
+        answer = conn.getresponse()
+        answer.read()
+        took.append((time.perf_counter() - began) * 1000)
+        if answer.status != 200:
+            raise SystemExit(f"scale: {target} answered {answer.status}")
+    conn.close()
+    return statistics.median(took)
+
+
+async def feed_latency(port: int, count: int) -> float:
+    """Median milliseconds from a PUT's answer to its event on a watcher of that path."""
+    reader, out = await watch.open_watcher(port, "path=/probe/feed")
+    arrivals: dict[int, float] = {}
+    follower = asyncio.create_task(watch.follow(reader, arrivals))
+    await asyncio.sleep(0.5)
+    lags = []
+    for n in range(count):
+        status, _ = await asyncio.to_thread(
+            bench.http, port, "PUT", "/probe/feed", json.dumps({"n": n})
+        )
+        answered = time.perf_counter()
+        assert status in (200, 201), status
+        deadline = answered + 5
+        while n not in arrivals and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.001)  # follow() notes arrivals in a dict
+        if n in arrivals:
+            lags.append(max(0.0, arrivals[n] - answered) * 1000)
+    follower.cancel()
+    out.close()
+    if not lags:
+        raise SystemExit("scale: no change event arrived")
+    return statistics.median(lags)
+
+
+def serve(url: str, env: dict[str, str], workdir: Path) -> tuple[bench.Process, int, float]:
+    """A 2-worker server; its start-up time (spawn to a ready answer) in seconds."""
+    began = time.perf_counter()
+    proc, port = watch.serve(url, {**QUIET, **env}, 2, True, workdir)
+    while True:
+        try:
+            if bench.http(port, "GET", "/-/readyz")[0] == 200:
+                break
+        except OSError:
+            pass
+        if time.perf_counter() - began > 120:
+            raise SystemExit("scale: the server did not become ready")
+        time.sleep(0.01)
+    return proc, port, time.perf_counter() - began
+
+
+def sweep_seconds(url: str, env: dict[str, str]) -> float:
+    """What `pathkv sweep` takes when there is nothing to remove (mostly its start-up)."""
+    began = time.perf_counter()
+    subprocess.run(
+        [*pathkv("sweep", "--store", url)],
+        capture_output=True,
+        env={**os.environ, **env},
+        check=True,
+    )
+    return time.perf_counter() - began
+
+
+def sweep_under_load(
+    url: str, env: dict[str, str], port: int, seconds: float, workdir: Path, size: int
+) -> tuple[float, float, int]:
+    """(sweep seconds, GET p99 ms while it ran, documents removed)."""
+    outcome: dict[str, float] = {}
+
+    def sweep() -> None:
+        began = time.perf_counter()
+        done = subprocess.run(
+            [*pathkv("sweep", "--store", url)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env, "PATHKV_CHANGES_MAX_EVENTS": FEED_KEPT},
+            check=False,
+        )
+        outcome["seconds"] = time.perf_counter() - began
+        if done.returncode != 0:
+            raise SystemExit(f"scale: sweep failed: {done.stderr[-2000:]}")
+        outcome["removed"] = json.loads(done.stdout.strip().splitlines()[-1])["removed"]
+
+    thread = threading.Thread(target=sweep)
+    thread.start()
+    p99s = []
+    while thread.is_alive():
+        script = WRK_GET.replace("NUMBER", str(size)).replace("FOLDER", str(FOLDER))
+        p99s.append(bench.run_wrk(port, "/", script, seconds, 64, workdir).p99_ms)
+    thread.join()
+    return outcome["seconds"], max(p99s), int(outcome["removed"])
+
+
+def sqlite_bytes(path: Path) -> tuple[int, int]:
+    """(bytes the database's pages in use take, bytes of its files on disk)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    pages, free, size = (
+        conn.execute(f"PRAGMA {name}").fetchone()[0]
+        for name in ("page_count", "freelist_count", "page_size")
+    )
+    conn.close()
+    on_disk = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    return (pages - free) * size, on_disk
+
+
+def measure(
+    store: str,
+    url: str,
+    env: dict[str, str],
+    size: int,
+    bodies: Bodies,
+    args: argparse.Namespace,
+    workdir: Path,
+    redis_port: int | None,
+    db: Path | None,
+    baseline_memory: int,
+    import_rate: float,
+) -> Row:
+    row = Row(store, size)
+    f = row.figures
+    proc, port, started = serve(url, env, workdir)
+    f["start-up s"] = started
+    try:
+        body = json.dumps(json.dumps(bodies.items[0], separators=(",", ":")))
+        for case, script, path in (
+            ("GET", WRK_GET, "/"),
+            ("PUT", WRK_PUT.replace("BODY", body), "/"),
+            ("GET /", None, "/"),
+        ):
+            if script:
+                script = script.replace("NUMBER", str(size)).replace("FOLDER", str(FOLDER))
+            result = bench.run_wrk(port, path, script, args.duration, 64, workdir)
+            if result.non_2xx:
+                raise SystemExit(f"scale: {case} at {size}: {result.non_2xx} failures")
+            f[f"{case} req/s"] = result.rps
+            f[f"{case} p99 ms"] = result.p99_ms
+        middle = cursor(doc_path(size // 2))
+        f["keys page ms"] = timed_requests(
+            port, f"/-/keys?prefix=/scale/&limit=100&after={middle}", args.samples
+        )
+        folder = cursor(doc_path(size // 2).rsplit("/", 1)[0] + "/\x00")
+        f["level page ms"] = timed_requests(
+            port, f"/-/keys?prefix=/scale/&delimiter=/&limit=100&after={folder}", args.samples
+        )
+        f["hits page ms"] = timed_requests(port, "/-/hits?limit=10", args.samples)
+        f["feed event ms"] = asyncio.run(feed_latency(port, args.samples))
+        # Export: every live document, through the command, while the server runs.
+        began = time.perf_counter()
+        subprocess.run(
+            [*pathkv("export", "--store", url, "-o", str(workdir / "export.jsonl"))],
+            check=True,
+            capture_output=True,
+            env={**os.environ, **env},
+        )
+        f["export docs/s"] = size / (time.perf_counter() - began)
+        (workdir / "export.jsonl").unlink()
+        # A memory figure with the load's change events still in the feed.
+        if redis_port is not None:
+            f["Redis B/doc, feed full"] = (
+                bench.redis_info_memory(redis_port) - baseline_memory
+            ) / size
+        # The sweep: 10% more documents, already expired when it runs.
+        idle = sweep_seconds(url, env)
+        expiring = max(1, int(size * EXPIRING_SHARE))
+        # They expire once all are in: twice the time the load's import rate gives.
+        expires = int(time.time() * 1000) + 2000 + int(2000 * expiring / import_rate)
+        import_documents(url, env, bodies, 0, expiring, expires, "/expiring{}")
+        time.sleep(max(0.0, expires / 1000 - time.time()) + 0.2)
+        seconds, p99, removed = sweep_under_load(url, env, port, 2.0, workdir, size)
+        if removed != expiring:
+            raise SystemExit(f"scale: the sweep removed {removed} of {expiring}")
+        f["sweep s"] = seconds - idle
+        f["sweep us/doc"] = max(0.0, seconds - idle) / removed * 1e6
+        f["GET p99 ms during sweep"] = p99
+        f["RSS MiB/worker"] = proc.worker_rss()
+        if redis_port is not None:
+            f["Redis B/doc"] = (bench.redis_info_memory(redis_port) - baseline_memory) / size
+        if db is not None:
+            used, on_disk = sqlite_bytes(db)
+            f["SQLite B/doc"] = used / size
+            f["SQLite files B/doc"] = on_disk / size
+    finally:
+        proc.stop()
+    return row
+
+
+def run_store(store: str, args: argparse.Namespace, bodies: Bodies) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix=f"pathkv-scale-{store}-") as tmp:
+        workdir = Path(tmp)
+        redis: bench.Process | None = None
+        redis_port, db = None, None
+        if store == "Redis":
+            binaries = redis_binaries()
+            binary = binaries.get("redis") or next(iter(binaries.values()))
+            redis, redis_port = bench.start_redis(binary, workdir)
+            url, env = f"redis://127.0.0.1:{redis_port}/0", {"PATHKV_REDIS_PREFIX": "scale:"}
+        else:
+            db = workdir / "scale.db"
+            url, env = f"sqlite:///{db}", {}
+        try:
+            baseline_memory = bench.redis_info_memory(redis_port) if redis_port else 0
+            loaded = 0
+            for size in args.sizes:
+                year = int(time.time() * 1000) + 365 * 86400 * 1000
+                rate = import_documents(url, env, bodies, loaded, size, year)
+                loaded = size
+                print(f"{store}: {size:,} documents (import {rate:,.0f}/s)", flush=True)
+                row = measure(
+                    store,
+                    url,
+                    env,
+                    size,
+                    bodies,
+                    args,
+                    workdir,
+                    redis_port,
+                    db,
+                    baseline_memory,
+                    rate,
+                )
+                row.figures["import docs/s"] = rate
+                rows.append(row)
+                print(f"  {row.figures}", flush=True)
+        finally:
+            if redis is not None:
+                redis.stop()
+    return rows
+
+
+COLUMNS = (
+    "GET req/s",
+    "GET p99 ms",
+    "PUT req/s",
+    "PUT p99 ms",
+    "GET / req/s",
+    "GET / p99 ms",
+    "keys page ms",
+    "level page ms",
+    "hits page ms",
+    "sweep s",
+    "sweep us/doc",
+    "GET p99 ms during sweep",
+    "import docs/s",
+    "export docs/s",
+    "feed event ms",
+    "start-up s",
+    "RSS MiB/worker",
+    "Redis B/doc",
+    "Redis B/doc, feed full",
+    "SQLite B/doc",
+    "SQLite files B/doc",
+)
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+CHARTED = ("GET req/s", "PUT req/s", "GET p99 ms", "PUT p99 ms")
+
+
+def chart(rows: list[Row], output: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    for store in sorted({r.store for r in rows}):
+        mine = [r for r in rows if r.store == store]
+        xs = [r.documents for r in mine]
+        for ax, key in zip(axes.flat, CHARTED, strict=True):
+            ax.plot(xs, [r.figures[key] for r in mine], marker="o", label=store)
+            ax.set_title(key)
+            ax.set_xscale("log")
+            ax.set_ylim(bottom=0)
+            ax.grid(True, alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("documents stored")
+    axes[0][0].legend()
+    fig.suptitle("pathkv: throughput and p99 against documents (64 connections, 2 workers)")
+    fig.tight_layout()
+    fig.savefig(output, dpi=90)
+
+
+def growth(rows: list[Row]) -> list[str]:
+    """Largest size against smallest, per store: the goals' figures."""
+    lines = [
+        "| store | figure | smallest | largest | largest / smallest |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for store in sorted({r.store for r in rows}):
+        mine = sorted((r for r in rows if r.store == store), key=lambda r: r.documents)
+        low, high = mine[0], mine[-1]
+        for key in COLUMNS:
+            a, b = low.figures.get(key), high.figures.get(key)
+            if a and b is not None:
+                lines.append(f"| {store} | {key} | {fmt(a)} | {fmt(b)} | {b / a:.2f} |")
+    return lines
+
+
+def render(rows: list[Row], args: argparse.Namespace, chart_name: str) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    sizes = ", ".join(f"{s:,}" for s in args.sizes)
+    out = [
+        "# pathkv at scale",
+        "",
+        f"Generated by `python bench/scale.py` on {stamp}: sizes {sizes}; "
+        f"wrk, 64 connections, {args.duration:g} s per case, 2 pinned workers; "
+        f"{args.samples} samples per page and feed figure (median); "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.",
+        "Documents are ~1 KiB JSON sensor readings (`bench/run.py`'s realistic document), loaded",
+        "with `pathkv import`; GET and PUT pick a random stored document each request.",
+        "",
+        f"![throughput and p99 against documents]({chart_name})",
+        "",
+    ]
+    for store in sorted({r.store for r in rows}):
+        mine = [r for r in rows if r.store == store]
+        keys = [k for k in COLUMNS if any(k in r.figures for r in mine)]
+        out += [
+            f"## {store}",
+            "",
+            "| figure | " + " | ".join(f"{r.documents:,}" for r in mine) + " |",
+        ]
+        out.append("|---|" + "---:|" * len(mine))
+        for key in keys:
+            out.append(f"| {key} | " + " | ".join(fmt(r.figures.get(key)) for r in mine) + " |")
+        out.append("")
+    out += ["## Growth: largest size over smallest", "", *growth(rows), ""]
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="documents, ascending")
+    parser.add_argument("--stores", default="sqlite,redis", help="sqlite, redis or both")
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds per wrk case")
+    parser.add_argument("--samples", type=int, default=30, help="requests per page figure")
+    parser.add_argument("--smoke", action="store_true", help="1,000 and 3,000 documents, 1 s cases")
+    parser.add_argument("--output", type=Path, default=HERE / "SCALE.md")
+    args = parser.parse_args()
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    if args.smoke:
+        args.sizes, args.duration, args.samples = [1000, 3000], 1.0, 5
+    if shutil_which("wrk") is None:
+        raise SystemExit("scale: needs wrk (Debian: apt-get install wrk)")
+    names = {"sqlite": "SQLite", "redis": "Redis"}
+    bodies = Bodies()
+    rows: list[Row] = []
+    for store in args.stores.split(","):
+        rows += run_store(names[store], args, bodies)
+    chart_path = args.output.with_suffix(".png")
+    chart(rows, chart_path)
+    args.output.write_text(render(rows, args, chart_path.name))
+    print(f"wrote {args.output} and {chart_path}")
+    return 0
+
+
+def shutil_which(name: str) -> str | None:
+    import shutil
+
+    return shutil.which(name)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
