@@ -41,7 +41,9 @@ from tests.servers import redis_binaries  # noqa: E402
 import run as bench  # noqa: E402
 import watch  # noqa: E402
 
-FOLDER = 1000  # documents per folder: /scale/f0001/d0001234
+# Documents spread over a fixed number of folders (/scale/f042/d0001234), so that a page of
+# one level holds the same folders at every size while each folder grows with the data.
+FOLDERS = 1000
 EXPIRING_SHARE = 0.1
 QUIET = {
     "PATHKV_LOG_LEVEL": "WARNING",
@@ -57,8 +59,8 @@ WRK_GET = """
 local n = NUMBER
 request = function()
   local i = math.random(0, n - 1)
-  return string.format("GET /scale/f%04d/d%07d HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n",
-    math.floor(i / FOLDER), i)
+  return string.format("GET /scale/f%03d/d%07d HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n",
+    i % FOLDERS, i)
 end
 """
 WRK_PUT = """
@@ -66,15 +68,15 @@ local n = NUMBER
 local body = BODY
 request = function()
   local i = math.random(0, n - 1)
-  return string.format("PUT /scale/f%04d/d%07d HTTP/1.1\\r\\nHost: b\\r\\n" ..
+  return string.format("PUT /scale/f%03d/d%07d HTTP/1.1\\r\\nHost: b\\r\\n" ..
     "Content-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s",
-    math.floor(i / FOLDER), i, #body, body)
+    i % FOLDERS, i, #body, body)
 end
 """
 
 
 def doc_path(i: int) -> str:
-    return f"/scale/f{i // FOLDER:04d}/d{i:07d}"
+    return f"/scale/f{i % FOLDERS:03d}/d{i:07d}"
 
 
 def cursor(text: str) -> str:
@@ -254,7 +256,7 @@ def sweep_under_load(
     thread.start()
     p99s = []
     while thread.is_alive():
-        script = WRK_GET.replace("NUMBER", str(size)).replace("FOLDER", str(FOLDER))
+        script = WRK_GET.replace("NUMBER", str(size)).replace("FOLDERS", str(FOLDERS))
         p99s.append(bench.run_wrk(port, "/", script, seconds, 64, workdir).p99_ms)
     thread.join()
     return outcome["seconds"], max(p99s), int(outcome["removed"])
@@ -299,17 +301,19 @@ def measure(
             ("GET /", None, "/"),
         ):
             if script:
-                script = script.replace("NUMBER", str(size)).replace("FOLDER", str(FOLDER))
+                script = script.replace("NUMBER", str(size)).replace("FOLDERS", str(FOLDERS))
             result = bench.run_wrk(port, path, script, args.duration, 64, workdir)
             if result.non_2xx:
                 raise SystemExit(f"scale: {case} at {size}: {result.non_2xx} failures")
             f[f"{case} req/s"] = result.rps
             f[f"{case} p99 ms"] = result.p99_ms
-        middle = cursor(doc_path(size // 2))
+        # A document in the middle folder, from the middle of the keyspace.
+        middle_index = size // 2 // FOLDERS * FOLDERS + FOLDERS // 2
+        middle = cursor(doc_path(middle_index))
         f["keys page ms"] = timed_requests(
             port, f"/-/keys?prefix=/scale/&limit=100&after={middle}", args.samples
         )
-        folder = cursor(doc_path(size // 2).rsplit("/", 1)[0] + "/\x00")
+        folder = cursor(doc_path(middle_index).rsplit("/", 1)[0] + "/\x00")
         f["level page ms"] = timed_requests(
             port, f"/-/keys?prefix=/scale/&delimiter=/&limit=100&after={folder}", args.samples
         )

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from pathkv.core.contract import ORIGIN, CursorExpired, Record, Store, Write
+from pathkv.core.contract import ORIGIN, Change, CursorExpired, Record, Store, Write
 from pathkv.core.documents import digest
 from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.core.service import now_ms
@@ -122,6 +122,28 @@ async def test_trimming_expires_older_cursors_only(engine: Store) -> None:
     assert await engine.present() == changes[-1].position
     await engine.put(TEAM, write("/t/new", b"{}"), None)
     assert [c.path for c in await engine.changes(changes[-1].position, 10)] == ["/t/new"]
+
+
+async def test_trimming_a_backlog_larger_than_one_step(engine: Store) -> None:
+    """A trim works in steps of a bounded size (so no write waits behind a large one) and
+    goes on until the feed is within its limits, by count and by age."""
+    start = await engine.present()
+    await asyncio.gather(
+        *(engine.put(TEAM, write(f"/backlog/{i}", b"{}"), None) for i in range(2600))
+    )
+    changes: list[Change] = []
+    while batch := await engine.changes(changes[-1].position if changes else start, 1000):
+        changes += batch
+    assert len(changes) == 2600
+    await engine.trim_changes(now_ms(), 3_600_000, 100)
+    assert len(await engine.changes(changes[-101].position, 1000)) == 100
+    with pytest.raises(CursorExpired):
+        await engine.changes(changes[-102].position, 10)
+    await asyncio.sleep(0.05)
+    await engine.trim_changes(now_ms(), 1, 1_000_000)  # by age: everything
+    with pytest.raises(CursorExpired):
+        await engine.changes(changes[-2].position, 10)
+    assert await engine.present() == changes[-1].position
 
 
 async def test_an_empty_feed_starts_at_the_origin(engine: Store) -> None:

@@ -367,15 +367,14 @@ local function before(a, b)
   am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
   return am < bm or (am == bm and as < bs)
 end
-local last = false
+local chunk = tonumber(ARGV[3])
 local over = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])
-if over > 0 then
-  local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over)
-  last = gone[#gone][1]
-end
-local aged = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[1], '-', 'COUNT', 1)
-if aged[1] and (not last or before(last, aged[1][1])) then last = aged[1][1] end
-if not last then return 0 end
+-- At most chunk entries a call (the caller calls again): Redis serves others in between.
+local aged = redis.call('XRANGE', KEYS[1], '-', '(' .. ARGV[1], 'COUNT', chunk)
+local n = math.max(math.min(over, chunk), #aged)
+if n <= 0 then return 0 end
+local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', n)
+local last = gone[#gone][1]
 local ms, seq = string.match(last, '^(%d+)-(%d+)$')
 local removed = redis.call('XTRIM', KEYS[1], 'MINID', ms .. '-' .. (tonumber(seq) + 1))
 local floor = redis.call('GET', KEYS[2])

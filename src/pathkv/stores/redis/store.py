@@ -80,6 +80,9 @@ from pathkv.stores.redis.options import RedisOptions
 # script that holds Redis, and a background sweep must not show in request latency.
 SWEEP_BATCH = 200
 SWEEP_PAUSE = 0.002
+# Tuning: change events one TRIM call removes (it reads them, bodies too, to find the
+# last one); the store calls it again until less is left.
+TRIM_CHUNK = 1000
 # A connection that could not be made: for this long, calls fail at once (503); then one
 # call at a time probes again. The client's circuit breaker covers failures on a connection
 # it has; a client that never connected (Redis down at start) would otherwise make every
@@ -691,11 +694,12 @@ class RedisStore(Store):
         del now
         clock = await self._call(lambda c: c.custom_command(["TIME"]))
         oldest = int(_text(clock[0])) * 1000 + int(_text(clock[1])) // 1000 - max_age_ms
-        await self._script(
-            "TRIM",
-            [self._changes, self._prefix + CHANGES_FLOOR],
-            [f"{max(oldest, 0)}-0", str(max_events)],
-        )
+        arguments = [f"{max(oldest, 0)}-0", str(max_events), str(TRIM_CHUNK)]
+        while (
+            await self._script("TRIM", [self._changes, self._prefix + CHANGES_FLOOR], arguments)
+            >= TRIM_CHUNK
+        ):
+            pass
 
     # tenants ---------------------------------------------------------------------------
 

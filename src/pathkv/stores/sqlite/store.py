@@ -77,10 +77,18 @@ CHANGE = (
 )
 CHANGE_COLUMNS = "seq, ns, event, path, version, digest, last_updated, expires_at, body"
 MAX_BATCH = 256
+# Tuning: change events removed by one transaction of a trim.
+TRIM_CHUNK = 1000
 # Tuning: how often the feed's reader looks for new changes (SQLite cannot block on them).
 FEED_POLL = 0.01
 # A migration of a large first-layout file may take a while; other workers wait for it.
 INITIALIZE_TIMEOUT = 300.0
+# Tuning: the page size of a new database file. Documents live in a WITHOUT ROWID table,
+# whose rows stay within a page only up to about a quarter of it: with 4 KiB pages every
+# document of 1 KiB or more spilled into an overflow page of its own, 4.8 KB of file per
+# 1 KiB document and two page reads per GET (bench/SCALE.md); 8 KiB pages keep documents of
+# up to about 2 KB inline.
+PAGE_SIZE = 8192
 # Tuning: how often the checkpointer copies committed WAL pages into the database.
 CHECKPOINT_EVERY = 0.1
 # Tuning: files up to this size are checked (PRAGMA quick_check) when opened: about a
@@ -140,6 +148,8 @@ def _initialize(options: SQLiteOptions) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = _connect(options, INITIALIZE_TIMEOUT)
         try:
+            # For a new file only (an existing file keeps the size it was made with).
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
             if path.stat().st_size <= QUICK_CHECK_UP_TO:
                 problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
@@ -722,23 +732,32 @@ class SQLiteStore(Store):
         return (max(latest, self._trimmed()), 0)
 
     async def trim_changes(self, now: int, max_age_ms: int, max_events: int) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            latest = conn.execute("SELECT max(seq) FROM changes").fetchone()[0]
-            if latest is None:
-                return
-            old = conn.execute(
-                "SELECT max(seq) FROM changes WHERE at < ?", (now - max_age_ms,)
-            ).fetchone()[0]
-            cutoff = max(latest - max_events, old or 0)
-            conn.execute("DELETE FROM changes WHERE seq <= ?", (cutoff,))
-            if cutoff > 0:
-                conn.execute(
-                    "INSERT INTO feed (name, value) VALUES ('trimmed', ?) "
-                    "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
-                    (cutoff,),
-                )
+        """In transactions of at most TRIM_CHUNK events, so that no write waits behind the
+        removal of a large backlog (the cost is what it removes, not what the feed holds)."""
 
-        await self._write(op)
+        def op(conn: sqlite3.Connection) -> int:
+            first, latest = conn.execute("SELECT min(seq), max(seq) FROM changes").fetchone()
+            if latest is None:
+                return 0
+            # Only the oldest chunk is read: the events are in the order of `at`.
+            old = conn.execute(
+                "SELECT max(seq) FROM (SELECT seq, at FROM changes ORDER BY seq LIMIT ?) "
+                "WHERE at < ?",
+                (TRIM_CHUNK, now - max_age_ms),
+            ).fetchone()[0]
+            cutoff = min(max(latest - max_events, old or 0), first + TRIM_CHUNK - 1)
+            if cutoff < first:
+                return 0
+            removed = conn.execute("DELETE FROM changes WHERE seq <= ?", (cutoff,)).rowcount
+            conn.execute(
+                "INSERT INTO feed (name, value) VALUES ('trimmed', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+                (cutoff,),
+            )
+            return int(removed)
+
+        while await self._write(op) >= TRIM_CHUNK:
+            pass
 
     # tenants ---------------------------------------------------------------------------
 
