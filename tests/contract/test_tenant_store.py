@@ -20,7 +20,7 @@ from pathkv.core.contract import (
     Write,
 )
 from pathkv.core.documents import digest
-from pathkv.core.namespaces import Namespace
+from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.core.service import now_ms
 from pathkv.stores.registry import open_store
 
@@ -197,6 +197,44 @@ async def test_a_file_of_the_previous_release_counts_its_usage(tmp_path: Path) -
         assert await store.usage(Namespace("acme")) == Usage(1, 9)
         assert await store.changes(ORIGIN, 10) == []
         assert await store.account_list("tenant") == []
+    finally:
+        await store.close()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone() == (schema.SCHEMA_VERSION,)
+    check.close()
+
+
+async def test_a_version_3_file_keeps_its_hits(tmp_path: Path) -> None:
+    """A version 3 file (hits in the documents' rows) is migrated: the counts move to the
+    hits table, and go on from there."""
+    import sqlite3
+
+    from pathkv.stores.sqlite import schema
+
+    path = tmp_path / "v3.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    schema._run(conn, schema.TABLES + schema.ACCOUNTS)
+    now = now_ms()
+    for name, hits in (("/seen", 7), ("/unseen", 0), ("/most", 12)):
+        conn.execute(
+            "INSERT INTO documents VALUES ('default', ?, ?, 1, ?, ?, ?, ?)",
+            (name, b"{}", digest(b"{}"), now, now + 60_000, hits),
+        )
+    conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("COMMIT")
+    conn.close()
+    store = open_store(Settings(store=f"sqlite:///{path}"))
+    await store.open()
+    try:
+        got = await store.get(DEFAULT, "/seen", now_ms(), count_hit=True)
+        assert got is not None and got.hits == 7
+        await store.flush()
+        assert await store.top_hits(DEFAULT, 10, now_ms()) == [("/most", 12), ("/seen", 8)]
+        assert await store.usage(DEFAULT) == Usage(3, 6)
+        await store.delete(DEFAULT, "/most", now_ms(), None)
+        assert await store.top_hits(DEFAULT, 10, now_ms()) == [("/seen", 8)]
     finally:
         await store.close()
     check = sqlite3.connect(path)

@@ -214,6 +214,20 @@ class Store(ABC):
         """Live paths starting with prefix and greater than after (or equal to it, with
         inclusive), ascending, at most limit."""
 
+    async def level(
+        self,
+        ns: Namespace,
+        prefix: str,
+        after: str | None,
+        inclusive: bool,
+        limit: int,
+        delimiter: str,
+        now: int,
+    ) -> list[tuple[str, bool]] | None:
+        """One level of the listing in one call, as (name, is a folder) pairs (see
+        core/levels.py), for an engine that can; None: the caller walks ``keys``."""
+        return None
+
     @abstractmethod
     async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         """Live records with a path greater than after, ascending by path (for export)."""

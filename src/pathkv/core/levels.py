@@ -6,8 +6,10 @@ folder is read as one path: once seen, the listing jumps past everything in it w
 more store call, so a page costs one call per folder plus one per run of plain paths,
 whatever the folders hold (O(page), not O(keys)).
 
-A page's cursor names its last entry; a folder's cursor carries a NUL after it (a character
-no path holds) so the next page starts past the whole folder.
+An engine may do the whole walk in one call (Store.level: Redis, in one script); the
+others are walked here through Store.keys. A page's cursor names its last entry; a
+folder's cursor carries a NUL after it (a character no path holds) so the next page
+starts past the whole folder.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ async def list_level(
         after, inclusive = past(cursor[:-1]), True
         if after is None:
             return entries
+    found = await store.level(ns, prefix, after, inclusive, limit, delimiter, now)
+    if found is not None:
+        return [Entry(name, folder) for name, folder in found]
     while len(entries) < limit:
         wanted = limit - len(entries)
         paths = await store.keys(ns, prefix, after, wanted, now, inclusive)

@@ -92,6 +92,20 @@ class TimedStore(Store):
     ) -> list[str]:
         return await self._timed("keys", self.inner.keys(ns, prefix, after, limit, now, inclusive))
 
+    async def level(
+        self,
+        ns: Namespace,
+        prefix: str,
+        after: str | None,
+        inclusive: bool,
+        limit: int,
+        delimiter: str,
+        now: int,
+    ) -> list[tuple[str, bool]] | None:
+        return await self._timed(
+            "level", self.inner.level(ns, prefix, after, inclusive, limit, delimiter, now)
+        )
+
     async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         return await self._timed("records", self.inner.records(ns, after, limit, now))
 

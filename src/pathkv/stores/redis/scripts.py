@@ -229,6 +229,43 @@ return out
 """
 )
 
+# One level of the index (core/levels.py says what): a folder is one entry, and the walk
+# jumps past it. KEYS as LIST | ARGV doc key prefix, min, max, limit, namespace, prefix,
+#   delimiter -> {name, 1 for a folder else 0} pairs
+LEVEL = (
+    USAGE
+    + """
+local out = {}
+local min = ARGV[2]
+local limit = tonumber(ARGV[4])
+local skip = #ARGV[6] + 1
+local delimiter = ARGV[7]
+while #out < limit do
+  local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, limit - #out)
+  if #batch == 0 then break end
+  for _, path in ipairs(batch) do
+    local cut = string.find(path, delimiter, skip, true)
+    if cut then
+      local folder = string.sub(path, 1, cut + #delimiter - 1)
+      out[#out + 1] = {folder, 1}
+      -- Past every member that starts with the folder (UTF-8 never ends a character on 0xFF).
+      min = '[' .. string.sub(folder, 1, -2) .. string.char(string.byte(folder, -1) + 1)
+      break
+    end
+    if redis.call('EXISTS', ARGV[1] .. path) == 0 then
+      forget(KEYS[1], KEYS[2], KEYS[3], KEYS[4], path)
+      changed(KEYS[5], ARGV[5], 'expire', path)
+    else
+      out[#out + 1] = {path, 0}
+    end
+    min = '(' .. path
+    if #out >= limit then break end
+  end
+end
+return out
+"""
+)
+
 # KEYS hits, keys, sizes, usage, changes | ARGV doc key prefix, limit, namespace
 TOP = (
     USAGE
@@ -392,6 +429,7 @@ FLAGS = {
     "PUT": "",
     "DELETE": "allow-oom",
     "LIST": "allow-oom",
+    "LEVEL": "allow-oom",
     "TOP": "allow-oom",
     "RESTORE": "",
     "SWEEP": "allow-oom",
@@ -408,6 +446,7 @@ def sources(flags: bool) -> dict[str, str]:
         "PUT": PUT,
         "DELETE": DELETE,
         "LIST": LIST,
+        "LEVEL": LEVEL,
         "TOP": TOP,
         "RESTORE": RESTORE,
         "SWEEP": SWEEP,

@@ -496,6 +496,25 @@ class RedisStore(Store):
         )
         return [_text(path) for path in result]
 
+    async def level(
+        self,
+        ns: Namespace,
+        prefix: str,
+        after: str | None,
+        inclusive: bool,
+        limit: int,
+        delimiter: str,
+        now: int,
+    ) -> list[tuple[str, bool]] | None:
+        base = self._base(ns)
+        low, high = self._range(prefix, after, inclusive)
+        result = await self._script(
+            "LEVEL",
+            [*self._index_keys(base), self._changes],
+            [base + "d:", low, high, str(limit), ns.name, prefix, delimiter],
+        )
+        return [(_text(name), bool(folder)) for name, folder in result]
+
     @staticmethod
     def _index_keys(base: str) -> list[str]:
         return [base + "keys", base + "hits", base + "sizes", base + "usage"]

@@ -10,6 +10,12 @@ Version 3 adds what tenants need: each namespace's usage (kept by triggers, so e
 document is written or removed counts, in one place) and the accounts (tenants and token
 digests); and the change feed (``changes``, with ``feed.trimmed``: the last sequence number
 forgotten).
+
+Version 4 keeps hit counts in a table of their own (``hits``, with the ranking's index),
+out of the documents' rows: counting a hit rewrote the whole row of its document (its body
+too) and moved it in the ranking's index, so random reads over a large keyspace wrote a page
+per document hit (bench/SCALE.md). ``documents.hits`` stays in files made before (and, unused,
+in new ones: the first layout's migration writes it); it is no longer read or written.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x504B5631  # "PKV1"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TABLES = """
 CREATE TABLE documents (
@@ -84,6 +90,22 @@ CREATE INDEX changes_ns ON changes (ns, seq);
 CREATE TABLE feed (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 """
 
+# Version 4: hits out of the documents' rows. A document's removal takes its hits along.
+HITS = """
+CREATE TABLE hits (
+    ns TEXT NOT NULL,
+    path TEXT NOT NULL,
+    hits INTEGER NOT NULL,
+    PRIMARY KEY (ns, path)
+) WITHOUT ROWID;
+CREATE INDEX hits_ranking ON hits (ns, hits);
+INSERT INTO hits (ns, path, hits) SELECT ns, path, hits FROM documents WHERE hits > 0;
+DROP INDEX IF EXISTS documents_hits;
+CREATE TRIGGER documents_forget_hits AFTER DELETE ON documents BEGIN
+    DELETE FROM hits WHERE ns = OLD.ns AND path = OLD.path;
+END;
+"""
+
 # The first layout: one namespace. Its data becomes the default namespace's.
 FROM_VERSION_1 = (
     """
@@ -104,6 +126,7 @@ DROP TABLE counters_v1;
 )
 VERSION_1_COLUMNS = ["path", "body", "version", "digest", "last_updated", "expires_at", "hits"]
 VERSION_2_TABLES = {"documents", "counters", "namespaces"}
+VERSION_3_TABLES = VERSION_2_TABLES | {"usage", "accounts", "changes", "feed"}
 
 
 class ForeignDatabase(Exception):
@@ -135,13 +158,16 @@ def upgrade(conn: sqlite3.Connection) -> str | None:
     if application not in (0, APPLICATION_ID) or (application == 0 and version != 0):
         raise ForeignDatabase(f"application id {application:#x}, user version {version}")
     if not tables:
-        _run(conn, TABLES + ACCOUNTS)
+        _run(conn, TABLES + ACCOUNTS + HITS)
         done = "created"
+    elif application == APPLICATION_ID and version == 3 and tables == VERSION_3_TABLES:
+        _run(conn, HITS)
+        done = "migrated from version 3"
     elif application == APPLICATION_ID and version == 2 and tables == VERSION_2_TABLES:
-        _run(conn, ACCOUNTS)
+        _run(conn, ACCOUNTS + HITS)
         done = "migrated from version 2"
     elif tables == {"documents", "counters"} and _columns(conn, "documents") == VERSION_1_COLUMNS:
-        _run(conn, FROM_VERSION_1 + ACCOUNTS)
+        _run(conn, FROM_VERSION_1 + ACCOUNTS + HITS)
         done = "migrated from version 1"
     else:
         raise ForeignDatabase(f"it holds the tables {', '.join(sorted(tables))}")

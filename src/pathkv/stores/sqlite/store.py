@@ -64,12 +64,23 @@ Op = Callable[[sqlite3.Connection], Any]
 Queued = tuple[Op, asyncio.Future[Any], asyncio.AbstractEventLoop]
 Settled = tuple[asyncio.Future[Any], bool, Any]
 
-COLUMNS = "path, body, version, digest, last_updated, expires_at, hits"
-UPSERT = f"""
-INSERT INTO documents (ns, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+# A record: the document's row and its hits, which live in a table of their own (schema.py).
+RECORD = (
+    "SELECT d.path, d.body, d.version, d.digest, d.last_updated, d.expires_at, "
+    "coalesce(h.hits, 0) FROM documents d LEFT JOIN hits h ON h.ns = d.ns AND h.path = d.path "
+)
+UPSERT = """
+INSERT INTO documents (ns, path, body, version, digest, last_updated, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (ns, path) DO UPDATE SET body = excluded.body, version = excluded.version,
     digest = excluded.digest, last_updated = excluded.last_updated,
-    expires_at = excluded.expires_at, hits = excluded.hits
+    expires_at = excluded.expires_at
+"""
+# Hits of a document that is still there (one deleted meanwhile keeps none).
+ADD_HITS = """
+INSERT INTO hits (ns, path, hits)
+SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM documents WHERE ns = ?1 AND path = ?2)
+ON CONFLICT (ns, path) DO UPDATE SET hits = hits + excluded.hits
 """
 CHANGE = (
     "INSERT INTO changes (ns, event, path, version, digest, last_updated, expires_at, body, at) "
@@ -462,9 +473,9 @@ class SQLiteStore(Store):
         return await self._writer.submit(op)
 
     @staticmethod
-    def _store(conn: sqlite3.Connection, ns: Namespace, record: Record) -> None:
-        """Write a record as it is; a namespace other than default is recorded in the same
-        transaction."""
+    def _store(conn: sqlite3.Connection, ns: Namespace, record: Record, hits: bool) -> None:
+        """Write a record as it is (its hits too, with hits; else they stay as they are); a
+        namespace other than default is recorded in the same transaction."""
         if ns.name != DEFAULT.name:
             conn.execute("INSERT OR IGNORE INTO namespaces (name) VALUES (?)", (ns.name,))
         conn.execute(
@@ -477,9 +488,17 @@ class SQLiteStore(Store):
                 record.digest,
                 record.last_updated,
                 record.expires_at,
-                record.hits,
             ),
         )
+        if not hits:
+            return
+        if record.hits > 0:
+            conn.execute(
+                "INSERT OR REPLACE INTO hits (ns, path, hits) VALUES (?, ?, ?)",
+                (ns.name, record.path, record.hits),
+            )
+        else:
+            conn.execute("DELETE FROM hits WHERE ns = ? AND path = ?", (ns.name, record.path))
 
     # hits ------------------------------------------------------------------------------
 
@@ -505,10 +524,7 @@ class SQLiteStore(Store):
         pending, self._pending_hits = self._pending_hits, {}
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "UPDATE documents SET hits = hits + ? WHERE ns = ? AND path = ?",
-                [(count, ns, path) for (ns, path), count in pending.items()],
-            )
+            conn.executemany(ADD_HITS, [(ns, path, n) for (ns, path), n in pending.items()])
 
         try:
             await self._write(op)
@@ -526,8 +542,10 @@ class SQLiteStore(Store):
 
         def op(conn: sqlite3.Connection) -> tuple[Record, bool]:
             row = conn.execute(
-                "SELECT version, digest, expires_at, hits, last_updated, length(body) "
-                "FROM documents WHERE ns = ? AND path = ?",
+                "SELECT d.version, d.digest, d.expires_at, coalesce(h.hits, 0), d.last_updated, "
+                "length(d.body) FROM documents d "
+                "LEFT JOIN hits h ON h.ns = d.ns AND h.path = d.path "
+                "WHERE d.ns = ? AND d.path = ?",
                 (name, write.path),
             ).fetchone()
             live = row is not None and row[2] > write.now
@@ -551,7 +569,8 @@ class SQLiteStore(Store):
                 write.expires_at,
                 row[3] if live else 0,
             )
-            self._store(conn, ns, record)
+            # A document written anew over an expired one starts from 0 hits.
+            self._store(conn, ns, record, hits=row is not None and not live)
             _put_change(conn, name, record, write.now)
             return record, not live
 
@@ -562,7 +581,7 @@ class SQLiteStore(Store):
 
     async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
         rows = self._read(
-            f"SELECT {COLUMNS} FROM documents WHERE ns = ? AND path = ? AND expires_at > ?",
+            RECORD + "WHERE d.ns = ? AND d.path = ? AND d.expires_at > ?",
             (ns.name, path, now),
         )
         if not rows:
@@ -619,8 +638,7 @@ class SQLiteStore(Store):
 
     async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         rows = self._read(
-            f"SELECT {COLUMNS} FROM documents WHERE ns = ? AND path > ? AND expires_at > ? "
-            "ORDER BY path LIMIT ?",
+            RECORD + "WHERE d.ns = ? AND d.path > ? AND d.expires_at > ? ORDER BY d.path LIMIT ?",
             (ns.name, after or "", now, limit),
         )
         return [_record(row) for row in rows]
@@ -635,7 +653,7 @@ class SQLiteStore(Store):
             ).fetchone()
             if record.expires_at <= now or (row is not None and row[0] >= record.version):
                 return False
-            self._store(conn, ns, record)
+            self._store(conn, ns, record, hits=True)
             _put_change(conn, name, record, now)
             return True
 
@@ -664,8 +682,10 @@ class SQLiteStore(Store):
 
     async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
         rows = self._read(
-            "SELECT path, hits FROM documents WHERE ns = ? AND hits > 0 AND expires_at > ? "
-            "ORDER BY hits DESC, path LIMIT ?",
+            "SELECT h.path, h.hits FROM hits h "
+            "JOIN documents d ON d.ns = h.ns AND d.path = h.path "
+            "WHERE h.ns = ? AND h.hits > 0 AND d.expires_at > ? "
+            "ORDER BY h.hits DESC, h.path LIMIT ?",
             (ns.name, now, limit),
         )
         return [(row[0], row[1]) for row in rows]
