@@ -62,3 +62,17 @@ def test_watch_benchmark_smoke(tmp_path: Path) -> None:
         row = re.search(rf"^\| {store} \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", report, re.M)
         assert row, f"no row for {store}"
         assert float(row.group(3)) == 1.0, "every event must reach its watcher"
+
+
+def test_scale_benchmark_smoke(tmp_path: Path) -> None:
+    report = smoke_run(tmp_path, "scale.py")
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    for store in ("Redis", "SQLite"):
+        section = report.split(f"## {store}\n", 1)[1].split("\n## ", 1)[0]
+        assert re.search(r"^\| figure \| 1,000 \| 3,000 \|$", section, re.M), section
+        for figure in ("GET req/s", "PUT p99 ms", "level page ms", "sweep s", "import docs/s"):
+            row = re.search(
+                rf"^\| {re.escape(figure)} \| ([\d.,]+) \| ([\d.,]+) \|$", section, re.M
+            )
+            assert row, f"no {figure} for {store}"
+    assert "| Redis | Redis B/doc |" in report and "| SQLite | SQLite B/doc |" in report

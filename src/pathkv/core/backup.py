@@ -12,14 +12,13 @@ Tenants and tokens come first, one line each: ``{"account": "tenant"|"token", "k
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 import orjson
 
 from pathkv.core.contract import Record, Store
-from pathkv.core.documents import digest, encode
+from pathkv.core.documents import digest, encode, parse_json
 from pathkv.core.errors import BadRequest, InvalidDocument, PathTooLong
 from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.core.paths import normalize
@@ -92,7 +91,7 @@ def parse_account(item: dict[str, object]) -> tuple[str, str, bytes]:
 
 def parse_line(line: bytes) -> tuple[Namespace, Record]:
     try:
-        item = json.loads(line)  # not orjson: integers beyond 64 bits must stay exact
+        item = parse_json(line)  # integers beyond 64 bits stay exact
         data = item["data"]
         if not isinstance(data, dict):
             raise InvalidDocument("'data' must be a JSON object")
