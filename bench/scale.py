@@ -502,8 +502,7 @@ def growth(rows: list[Row]) -> list[str]:
     return lines
 
 
-def render(rows: list[Row], args: argparse.Namespace, chart_name: str) -> str:
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+def render(rows: list[Row], args: argparse.Namespace, chart_name: str, stamp: str) -> str:
     sizes = ", ".join(f"{s:,}" for s in args.sizes)
     out = [
         "# pathkv at scale",
@@ -556,8 +555,23 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=30, help="requests per page figure")
     parser.add_argument("--smoke", action="store_true", help="1,000 and 3,000 documents, 1 s cases")
     parser.add_argument("--output", type=Path, default=HERE / "SCALE.md")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="write the report and chart again from a run's figures (the .json it wrote)",
+    )
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",")]
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        args.sizes, args.duration, args.samples = (
+            saved["sizes"],
+            saved["duration"],
+            saved["samples"],
+        )
+        report([Row(**row) for row in saved["rows"]], args, saved["stamp"])
+        return 0
     if args.smoke:
         args.sizes, args.duration, args.samples = [1000, 3000], 1.0, 5
     if shutil_which("wrk") is None:
@@ -567,11 +581,28 @@ def main() -> int:
     rows: list[Row] = []
     for store in args.stores.split(","):
         rows += run_store(names[store], args, bodies)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    args.output.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "sizes": args.sizes,
+                "duration": args.duration,
+                "samples": args.samples,
+                "stamp": stamp,
+                "rows": [vars(row) for row in rows],
+            },
+            indent=1,
+        )
+    )
+    report(rows, args, stamp)
+    return 0
+
+
+def report(rows: list[Row], args: argparse.Namespace, stamp: str) -> None:
     chart_path = args.output.with_suffix(".png")
     chart(rows, chart_path)
-    args.output.write_text(render(rows, args, chart_path.name))
+    args.output.write_text(render(rows, args, chart_path.name, stamp))
     print(f"wrote {args.output} and {chart_path}")
-    return 0
 
 
 def shutil_which(name: str) -> str | None:

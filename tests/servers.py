@@ -69,6 +69,8 @@ class RedisServer:
     workdir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    extra: tuple[str, ...] = ()
+    """More arguments (``--replicaof host port``)."""
 
     @property
     def url(self) -> str:
@@ -95,6 +97,7 @@ class RedisServer:
                 "no",
                 "--daemonize",
                 "no",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

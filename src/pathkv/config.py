@@ -106,6 +106,10 @@ class Settings:
     redis_allow_eviction: bool = False
     """Take writes although Redis' maxmemory-policy is not noeviction (Redis may then drop
     acknowledged documents when it is full)."""
+    redis_wait_replicas: int = 0
+    """Replicas a write must reach (Redis WAIT) before it is acknowledged; 0: none."""
+    redis_wait_timeout: float = 1.0
+    """Seconds a write waits for those replicas before it is answered 503."""
     cors_origins: str = ""
     """Origins (``https://app.example``), comma-separated, whose pages may call the API from a
     browser; none by default."""
@@ -177,6 +181,7 @@ class Settings:
             "redis_pool_size",
             "redis_connect_timeout",
             "redis_timeout",
+            "redis_wait_timeout",
             "watch_heartbeat",
             "watch_buffer",
             "changes_max_age",
@@ -189,7 +194,7 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{setting_name(name)} must be positive")
-        for name in ("sweep_interval", "shutdown_delay", "redis_retries"):
+        for name in ("sweep_interval", "shutdown_delay", "redis_retries", "redis_wait_replicas"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{setting_name(name)} must not be negative")
         if self.port > 65535:

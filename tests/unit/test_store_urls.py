@@ -69,3 +69,33 @@ def test_the_registry_names_each_engine_and_its_location() -> None:
 def test_bad_store_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         open_store(Settings(store=url))
+
+
+def test_sentinel_urls() -> None:
+    options = redis_options(
+        Settings(store="redis+sentinel://app:s%40cret@10.0.0.1:26379,[::1]:26380/cache/2")
+    )
+    assert options.sentinels == (("10.0.0.1", 26379), ("::1", 26380))
+    assert (options.master, options.database) == ("cache", 2)
+    assert (options.username, options.password, options.tls) == ("app", "s@cret", False)
+    assert options.address == "redis+sentinel://10.0.0.1:26379,::1:26380/cache/2"
+    assert engine_for("rediss+sentinel://h:1/m").name == "redis"
+    assert redis_options(Settings(store="rediss+sentinel://h:1/m")).tls is True
+    for bad, why in (
+        ("redis+sentinel://h/m", "host:port"),
+        ("redis+sentinel://h:1", "name the primary"),
+        ("redis+sentinel://h:1,h:x/m", "host:port"),
+        ("redis+sentinel://u:pw@h:1/m/db", "must be a number"),
+    ):
+        with pytest.raises(ConfigError, match=why) as caught:
+            redis_options(Settings(store=bad))
+        assert "pw" not in str(caught.value)
+
+
+def test_waiting_for_replicas_lengthens_the_request_timeout() -> None:
+    config: object = _config(
+        "redis://localhost", redis_timeout=0.5, redis_wait_replicas=1, redis_wait_timeout=2.0
+    )
+    assert config.request_timeout == 2500  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="WAIT_REPLICAS"):
+        Settings(store="redis://localhost", redis_wait_replicas=-1).validate()

@@ -11,7 +11,6 @@ Tenants and tokens come first, one line each: ``{"account": "tenant"|"token", "k
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
@@ -26,10 +25,10 @@ from pathkv.core.tenants import Tenant
 from pathkv.core.tokens import Token
 
 BATCH = 500
-# Tuning: restores in flight at once during an import, so that the store batches them (one
-# transaction, one fsync, one script call for many); one at a time, SQLite imported about
-# 2,000 documents a second, bound by one fsync each (bench/SCALE.md).
-IN_FLIGHT = 256
+# Tuning: documents an import hands the store at once (Store.restore_many: one transaction
+# and one fsync on SQLite, calls in parallel on Redis); one at a time, SQLite imported about
+# 2,000 documents a second, bound by one fsync each (bench/findings.md item 21).
+RESTORE_BATCH = 256
 LARGEST = 2**63
 ACCOUNT_KINDS = ("tenant", "token")
 
@@ -130,37 +129,32 @@ async def import_lines(
     """Restore every export line; a line that is not one is refused (noted in the report)
     and the import goes on. A store failure stops it, the report saying how far it got."""
     report = report if report is not None else ImportReport()
-    flying: set[asyncio.Task[bool]] = set()
+    batch: list[tuple[Namespace, Record]] = []
 
-    async def land(keep: int) -> None:
-        while len(flying) > keep:
-            done, _ = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                flying.discard(task)
-                if task.result():
-                    report.restored += 1
-                else:
-                    report.skipped += 1
+    async def land() -> None:
+        if not batch:
+            return
+        for restored in await store.restore_many(batch, now):
+            if restored:
+                report.restored += 1
+            else:
+                report.skipped += 1
+        batch.clear()
 
-    try:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            if line.startswith(b'{"account"'):
+                kind, key, value = parse_account(orjson.loads(line))
+                await store.account_put(kind, key, value)
+                report.accounts += 1
                 continue
-            try:
-                if line.startswith(b'{"account"'):
-                    kind, key, value = parse_account(orjson.loads(line))
-                    await store.account_put(kind, key, value)
-                    report.accounts += 1
-                    continue
-                ns, record = parse_line(line)
-            except (InvalidDocument, orjson.JSONDecodeError) as exc:
-                report.refused.append((number, getattr(exc, "detail", f"not JSON: {exc}")))
-                continue
-            flying.add(asyncio.ensure_future(store.restore(ns, record, now)))
-            await land(IN_FLIGHT - 1)
-        await land(0)
-    finally:
-        for task in flying:
-            task.cancel()
-        await asyncio.gather(*flying, return_exceptions=True)
+            batch.append(parse_line(line))
+        except (InvalidDocument, orjson.JSONDecodeError) as exc:
+            report.refused.append((number, getattr(exc, "detail", f"not JSON: {exc}")))
+            continue
+        if len(batch) >= RESTORE_BATCH:
+            await land()
+    await land()
     return report

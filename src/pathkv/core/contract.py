@@ -239,6 +239,11 @@ class Store(ABC):
         Returns False, changing nothing, when the stored version is equal or higher.
         """
 
+    async def restore_many(self, items: list[tuple[Namespace, Record]], now: int) -> list[bool]:
+        """restore, for each (namespace, record) in order; an engine may do them together
+        (one transaction, calls in parallel)."""
+        return [await self.restore(ns, record, now) for ns, record in items]
+
     @abstractmethod
     async def incr_root(self, ns: Namespace, by: int = 1) -> int:
         """Add by (1, or 0 to read it) to the namespace's counter (``GET /``) and return the

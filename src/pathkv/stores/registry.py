@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pathkv.config import ConfigError, Settings
 from pathkv.core.contract import Store
-from pathkv.stores.redis.options import RedisOptions, RedisURLError, parse_url
+from pathkv.stores.redis.options import SENTINEL_SCHEMES, RedisOptions, RedisURLError, parse_url
 from pathkv.stores.sqlite.options import SQLiteOptions, SQLiteURLError, sqlite_path
 
 
@@ -62,6 +62,8 @@ def redis_options(settings: Settings) -> RedisOptions:
         timeout=settings.redis_timeout,
         retries=settings.redis_retries,
         allow_eviction=settings.redis_allow_eviction,
+        wait_replicas=settings.redis_wait_replicas,
+        wait_timeout=settings.redis_wait_timeout,
     )
 
 
@@ -99,7 +101,13 @@ def _redis_location(url: str) -> str:
 ENGINES = (
     Engine("sqlite", ("sqlite",), True, False, _build_sqlite, _sqlite_location, _no_problem),
     Engine(
-        "redis", ("redis", "rediss"), False, True, _build_redis, _redis_location, _redis_problem
+        "redis",
+        ("redis", "rediss", *SENTINEL_SCHEMES),
+        False,
+        True,
+        _build_redis,
+        _redis_location,
+        _redis_problem,
     ),
 )
 SCHEMES = tuple(scheme for engine in ENGINES for scheme in engine.schemes)

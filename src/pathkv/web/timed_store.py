@@ -112,6 +112,9 @@ class TimedStore(Store):
     async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
         return await self._timed("restore", self.inner.restore(ns, record, now))
 
+    async def restore_many(self, items: list[tuple[Namespace, Record]], now: int) -> list[bool]:
+        return await self._timed("restore_many", self.inner.restore_many(items, now))
+
     async def incr_root(self, ns: Namespace, by: int = 1) -> int:
         return await self._timed("incr_root", self.inner.incr_root(ns, by))
 

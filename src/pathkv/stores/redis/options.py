@@ -30,16 +30,35 @@ class RedisOptions:
     """Reconnection attempts with exponential backoff."""
     allow_eviction: bool = False
     """Take writes even when Redis' maxmemory-policy may evict documents."""
+    sentinels: tuple[tuple[str, int], ...] = ()
+    """With ``redis+sentinel://``: the sentinels to ask where the primary is (host and port
+    then name the primary last found)."""
+    master: str | None = None
+    """The name the sentinels know the primary by."""
+    wait_replicas: int = 0
+    """Replicas each write must reach before it is acknowledged (WAIT), 0: none."""
+    wait_timeout: float = 1.0
+    """Seconds a write waits for them."""
 
     @property
     def address(self) -> str:
         """Where the server is, without credentials (for logs)."""
-        return f"{'rediss' if self.tls else 'redis'}://{self.host}:{self.port}/{self.database}"
+        scheme = "rediss" if self.tls else "redis"
+        if self.sentinels:
+            hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
+            return f"{scheme}+sentinel://{hosts}/{self.master}/{self.database}"
+        return f"{scheme}://{self.host}:{self.port}/{self.database}"
+
+
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 
 
 def parse_url(url: str) -> dict[str, object]:
-    """The connection fields of ``redis://[[user]:password@]host[:port][/db]`` (or rediss)."""
+    """The connection fields of ``redis://[[user]:password@]host[:port][/db]`` (or rediss),
+    or of ``redis+sentinel://[[user]:password@]host:port[,host:port...]/<master>[/db]``."""
     parts = urlsplit(url)
+    if parts.scheme in SENTINEL_SCHEMES:
+        return _parse_sentinel_url(url, parts.scheme)
     if parts.scheme not in ("redis", "rediss"):
         raise RedisURLError(f"store URL {url!r}: use redis://host:port/db or rediss://...")
     try:
@@ -59,3 +78,45 @@ def parse_url(url: str) -> dict[str, object]:
         "username": unquote(parts.username) if parts.username else None,
         "password": unquote(parts.password) if parts.password is not None else None,
     }
+
+
+def _parse_sentinel_url(url: str, scheme: str) -> dict[str, object]:
+    """Several hosts in one URL: urlsplit cannot read their ports, so split by hand."""
+    rest = url[len(scheme) + 3 :]
+    netloc, _, path = rest.partition("/")
+    credentials, _, hosts = netloc.rpartition("@")
+    username, _, password = credentials.partition(":") if credentials else ("", "", "")
+    sentinels: list[tuple[str, int]] = []
+    for item in hosts.split(","):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise RedisURLError(
+                f"store URL {_masked(url)!r}: every sentinel is host:port "
+                f"(redis+sentinel://host:26379,host:26379/<master>[/db]), not {item!r}"
+            )
+        sentinels.append((host.strip("[]"), int(port)))
+    master, _, database = path.partition("/")
+    if not master:
+        raise RedisURLError(f"store URL {_masked(url)!r}: name the primary: .../<master>[/db]")
+    if database.strip("/") and not database.strip("/").isdigit():
+        raise RedisURLError(f"store URL {_masked(url)!r}: the database must be a number")
+    return {
+        "host": sentinels[0][0],
+        "port": sentinels[0][1],
+        "database": int(database.strip("/") or 0),
+        "tls": scheme.startswith("rediss"),
+        "username": unquote(username) if username else None,
+        "password": unquote(password) if credentials and ":" in credentials else None,
+        "sentinels": tuple(sentinels),
+        "master": unquote(master),
+    }
+
+
+def _masked(url: str) -> str:
+    """The URL without its password, for messages."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, _, credentials = head.partition("://")
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user}:***@{tail}"

@@ -7,14 +7,12 @@ until the store answers), so a Redis that comes up later is picked up without a 
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 
+from pathkv.core.contract import StoreError
 from pathkv.stores.redis.options import RedisOptions
-
-
-def _command(*parts: str) -> bytes:
-    encoded = [part.encode("utf-8") for part in parts]
-    return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in encoded)
+from pathkv.stores.redis.sentinel import ask_primary_now, command
 
 
 def _reply(sock: socket.socket) -> bytes:
@@ -29,6 +27,13 @@ def _reply(sock: socket.socket) -> bytes:
 
 def problem(options: RedisOptions) -> str | None:
     """What stops pathkv from using this Redis right now, in a few words, or None."""
+    if options.sentinels:
+        assert options.master is not None
+        try:
+            host, port = ask_primary_now(options.sentinels, options.master, options.connect_timeout)
+        except StoreError as exc:
+            return str(exc)
+        options = dataclasses.replace(options, host=host, port=port, sentinels=())
     where = f"{options.host}:{options.port}"
     try:
         sock = socket.create_connection((options.host, options.port), options.connect_timeout)
@@ -50,11 +55,11 @@ def problem(options: RedisOptions) -> str | None:
                     if options.username
                     else ("AUTH", options.password)
                 )
-                sock.sendall(_command(*auth))
+                sock.sendall(command(*auth))
                 answer = _reply(sock)
                 if not answer.startswith(b"+"):
                     return f"Redis at {where} refused the credentials: {answer[1:80].decode()}"
-            sock.sendall(_command("SELECT", str(options.database)))
+            sock.sendall(command("SELECT", str(options.database)))
             answer = _reply(sock)
         except TimeoutError:
             return f"Redis at {where} accepted the connection but did not answer (timed out)"

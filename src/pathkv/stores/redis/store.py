@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
+import logging
 import time
 import zlib
 from typing import Any
@@ -75,6 +77,9 @@ from pathkv.stores.redis.layout import (
     key_base,
 )
 from pathkv.stores.redis.options import RedisOptions
+from pathkv.stores.redis.sentinel import ask_primary
+
+log = logging.getLogger("pathkv")
 
 # Tuning: the sweep walks the index in small steps with a pause between them: each step is a
 # script that holds Redis, and a background sweep must not show in request latency.
@@ -96,6 +101,14 @@ COMPRESS_FROM = 256
 # The longest wait of the feed's reader (its client's request timeout allows for it).
 FEED_WAIT_LIMIT = 5.0
 COMPRESS_LEVEL = 1
+# With Sentinel: the shortest time between two questions to the sentinels (they are asked
+# when the primary fails a request, and with every health check).
+FOLLOW_PAUSE = 0.25
+
+
+def waited(options: RedisOptions) -> float:
+    """What a write may wait for its replicas, on top of the request's own timeout."""
+    return options.wait_timeout if options.wait_replicas else 0.0
 
 
 def client_config(
@@ -109,7 +122,7 @@ def client_config(
         use_tls=options.tls,
         credentials=credentials,
         database_id=options.database,
-        request_timeout=int((request_timeout or options.timeout) * 1000),
+        request_timeout=int((request_timeout or options.timeout + waited(options)) * 1000),
         reconnect_strategy=BackoffStrategy(
             num_of_retries=options.retries, factor=50, exponent_base=2
         ),
@@ -233,7 +246,7 @@ class RedisStore(Store):
         self._probing = False
         # The client's own request timeout does not cover a call made while it is still
         # connecting (seen: calls pending for 9 s and more with Redis down at start).
-        self._deadline = options.timeout + options.connect_timeout
+        self._deadline = options.timeout + options.connect_timeout + waited(options)
         self._clients: list[Any] = []
         self._next = itertools.cycle(range(options.pool_size))
         self._reads: Batcher[tuple[str, str, bool], Any] = Batcher(self._get_many)
@@ -248,6 +261,10 @@ class RedisStore(Store):
         self._use_scripts(flags=False)
         self._eviction: str | None = None  # why writes are refused (maxmemory-policy)
         self._out_of_memory_until = 0.0
+        # Sentinel: the primary's address is asked, then followed (see _follow).
+        self._opened = False
+        self._following: asyncio.Task[None] | None = None
+        self._followed_at = 0.0
 
     def _use_scripts(self, flags: bool) -> None:
         self._flags = flags
@@ -262,10 +279,13 @@ class RedisStore(Store):
         # The client's own log lines are not JSON; its failures reach pathkv's logs as
         # 503/504 request lines instead.
         Logger.set_logger_config(LogLevel.ERROR)
-        try:
-            self._clients = [await GlideClient.create(self._config) for _ in range(self._pool_size)]
-        except GlideError as exc:
-            raise StoreError(f"cannot create Redis client: {exc}") from exc
+        self._opened = True
+        if self.options.sentinels:
+            # No primary known yet (no sentinel answered): requests answer 503 and ask again.
+            with contextlib.suppress(StoreError):
+                await self._follow()
+        else:
+            self._clients = await self._new_clients()
         # The clients belong to this loop, and so do the batches.
         loop = asyncio.get_running_loop()
         for batcher in (self._reads, self._writes, self._increments, self._rates):
@@ -275,7 +295,61 @@ class RedisStore(Store):
             async with asyncio.timeout(self.options.connect_timeout):
                 await self.health()
 
+    async def _new_clients(self) -> list[Any]:
+        self._config = client_config(self.options)
+        try:
+            return [await GlideClient.create(self._config) for _ in range(self._pool_size)]
+        except GlideError as exc:
+            raise StoreError(f"cannot create Redis client: {exc}") from exc
+
+    async def _follow(self) -> None:
+        """Ask the sentinels where the primary is; when it moved (a failover), connect to
+        the new one and drop the old connections. Requests in flight on the old ones fail
+        (503); the next ones go to the new primary."""
+        self._followed_at = time.monotonic()
+        options = self.options
+        assert options.master is not None
+        host, port = await ask_primary(options.sentinels, options.master, options.connect_timeout)
+        if self._clients and (host, port) == (options.host, options.port):
+            return
+        self.options = dataclasses.replace(options, host=host, port=port)
+        clients, self._clients = self._clients, await self._new_clients()
+        feed, self._feed_client = self._feed_client, None
+        self._unreachable_until = 0.0
+        # A failover is worth a warning; the first answer is the start-up's news.
+        (log.warning if clients else log.info)(
+            "Redis primary %r is at %s:%d",
+            options.master,
+            host,
+            port,
+            extra={"moved": bool(clients)},
+        )
+        for client in [*clients, *([feed] if feed is not None else [])]:
+            with contextlib.suppress(GlideError):
+                await client.close()
+
+    def _ask_sentinels(self) -> None:
+        """Follow the primary in the background, at most every FOLLOW_PAUSE seconds."""
+        if not self.options.sentinels or not self._opened:
+            return
+        if self._following is not None and not self._following.done():
+            return
+        if time.monotonic() - self._followed_at < FOLLOW_PAUSE:
+            return
+
+        async def follow() -> None:
+            with contextlib.suppress(StoreError):
+                await self._follow()
+
+        self._following = asyncio.get_running_loop().create_task(follow())
+
     async def close(self) -> None:
+        self._opened = False
+        if self._following is not None:
+            self._following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._following
+            self._following = None
         if self._feed_client is not None:
             with contextlib.suppress(GlideError):
                 await self._feed_client.close()
@@ -292,6 +366,7 @@ class RedisStore(Store):
         """The server's version (which scripts to use) and whether its maxmemory-policy
         keeps documents; asked at start and every few seconds, so a Redis that comes back
         or is replaced (reconnect, failover) is checked again."""
+        self._ask_sentinels()
         info = _text(await self._call(lambda c: c.custom_command(["INFO", "server"])))
         flags = _major_version(info) >= 7
         if flags != self._flags:
@@ -336,6 +411,9 @@ class RedisStore(Store):
 
     async def _call(self, operation: Any) -> Any:
         if not self._clients:
+            if self._opened and self.options.sentinels:
+                self._ask_sentinels()
+                raise StoreError("no Redis primary known yet: asking the sentinels")
             raise StoreError("the Redis store is not open")
         probe = False
         if self._unreachable_until:
@@ -347,10 +425,14 @@ class RedisStore(Store):
             async with asyncio.timeout(self._deadline):
                 result = await operation(client)
         except (GlideTimeout, TimeoutError) as exc:
+            self._ask_sentinels()
             raise StoreTimeoutError("Redis did not answer in time") from exc
         except CircuitBreakerError as exc:
+            self._ask_sentinels()
             raise StoreError("Redis is unreachable; retrying in the background") from exc
         except (GlideError, OSError) as exc:
+            # A primary that is gone or was demoted (READONLY): where is the new one?
+            self._ask_sentinels()
             text = str(exc)
             if "connect failed" in text.lower():
                 self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE
@@ -409,8 +491,31 @@ class RedisStore(Store):
                 )
         namespaces = self._prefix + NAMESPACES
         return PUT_REPLY.split(
-            _unpack(await self._script("PUT", [], [_pack(batch), namespaces, self._changes]))
+            _unpack(await self._write("PUT", [], [_pack(batch), namespaces, self._changes]))
         )
+
+    async def _write(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """A script that writes documents. With PATHKV_REDIS_WAIT_REPLICAS, followed on the
+        same connection by WAIT (one for a whole batch): a write that has not reached that
+        many replicas in time is not acknowledged (503: it is on the primary, perhaps
+        nowhere else, and a failover would lose it)."""
+        script = self._scripts[name]
+        wanted = self.options.wait_replicas
+        if not wanted:
+            return await self._call(lambda c: c.invoke_script(script, keys=keys, args=args))
+        wait = ["WAIT", str(wanted), str(max(1, int(self.options.wait_timeout * 1000)))]
+
+        async def replicated(client: Any) -> tuple[Any, int]:
+            result = await client.invoke_script(script, keys=keys, args=args)
+            return result, int(await client.custom_command(wait))
+
+        result, reached = await self._call(replicated)
+        if reached < wanted:
+            raise StoreError(
+                f"the write reached {reached} of {wanted} replicas within "
+                f"{self.options.wait_timeout:g} s (PATHKV_REDIS_WAIT_REPLICAS): not acknowledged"
+            )
+        return result
 
     async def put(
         self, ns: Namespace, write: Write, expect: Expect | None, limits: Limits | None = None
@@ -459,7 +564,7 @@ class RedisStore(Store):
     async def delete(self, ns: Namespace, path: str, now: int, expect: Expect | None) -> bool:
         base = self._base(ns)
         mode, tags = _condition(expect)
-        result = await self._script(
+        result = await self._write(
             "DELETE",
             [*self._document_keys(base, path), self._changes],
             [path, ns.name, mode, *tags],
@@ -538,7 +643,7 @@ class RedisStore(Store):
             return False
         self._check_writable()
         base = await self._base_for_restore(ns)
-        result = await self._script(
+        result = await self._write(
             "RESTORE",
             [*self._document_keys(base, record.path), self._changes],
             [
@@ -552,6 +657,9 @@ class RedisStore(Store):
             ],
         )
         return bool(result == 1)
+
+    async def restore_many(self, items: list[tuple[Namespace, Record]], now: int) -> list[bool]:
+        return list(await asyncio.gather(*(self.restore(ns, r, now) for ns, r in items)))
 
     async def _incr_many(self, bases: list[str]) -> list[int]:
         """One INCRBY per namespace in the batch; each caller gets its own value of the range."""

@@ -644,23 +644,31 @@ class SQLiteStore(Store):
         return [_record(row) for row in rows]
 
     async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
-        name = ns.name
+        return (await self.restore_many([(ns, record)], now))[0]
 
-        def op(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "SELECT version FROM documents WHERE ns = ? AND path = ? AND expires_at > ?",
-                (name, record.path, now),
-            ).fetchone()
-            if record.expires_at <= now or (row is not None and row[0] >= record.version):
-                return False
-            self._store(conn, ns, record, hits=True)
-            _put_change(conn, name, record, now)
-            return True
+    async def restore_many(self, items: list[tuple[Namespace, Record]], now: int) -> list[bool]:
+        """In one transaction (one fsync for the whole batch)."""
 
-        restored: bool = await self._write(op)
-        if restored:
-            self._pending_hits.pop((name, record.path), None)
+        def op(conn: sqlite3.Connection) -> list[bool]:
+            return [self._restore(conn, ns, record, now) for ns, record in items]
+
+        restored: list[bool] = await self._write(op)
+        for (ns, record), done in zip(items, restored, strict=True):
+            if done:
+                self._pending_hits.pop((ns.name, record.path), None)
         return restored
+
+    @classmethod
+    def _restore(cls, conn: sqlite3.Connection, ns: Namespace, record: Record, now: int) -> bool:
+        row = conn.execute(
+            "SELECT version FROM documents WHERE ns = ? AND path = ? AND expires_at > ?",
+            (ns.name, record.path, now),
+        ).fetchone()
+        if record.expires_at <= now or (row is not None and row[0] >= record.version):
+            return False
+        cls._store(conn, ns, record, hits=True)
+        _put_change(conn, ns.name, record, now)
+        return True
 
     async def incr_root(self, ns: Namespace, by: int = 1) -> int:
         name = ns.name
