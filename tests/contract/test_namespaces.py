@@ -171,3 +171,36 @@ async def test_redis_keys_of_the_previous_layout_keep_working(
         assert await store.get(OTHER, "/old/b", now_ms(), count_hit=False) is None
     finally:
         await store.close()
+
+
+@pytest.mark.redis
+async def test_a_redis_keyspace_without_an_expiry_index_is_swept_whole_once(
+    redis_servers: dict[str, RedisServer],
+) -> None:
+    """Documents written before the expiry index existed: the first sweep walks the whole
+    index (and completes the expiry index); later sweeps read only what is due."""
+    server = next(iter(redis_servers.values()))
+    prefix = f"v3-{now_ms()}:"
+    now = now_ms()
+    for name, lifetime in (("/old/short", 150), ("/old/long", 3_600_000)):
+        body = b'{"old":1}'
+        value = f"1:{digest(body)}:{now}:{now + lifetime}:-:".encode() + body
+        server.command("SET", f"{prefix}d:{name}", value.decode(), "PXAT", str(now + lifetime))
+        server.command("ZADD", f"{prefix}keys", "0", name)
+        server.command("HSET", f"{prefix}sizes", name, str(len(body)))
+        server.command("HINCRBY", f"{prefix}usage", "documents", "1")
+    store = open_store(Settings(store=server.url, redis_prefix=prefix))
+    await store.open()
+    try:
+        await asyncio.sleep(0.3)
+        assert server.command("EXISTS", f"{prefix}indexed") == b":0\r\n"
+        assert await store.sweep(DEFAULT, now_ms(), 1000) == 1
+        assert server.command("EXISTS", f"{prefix}indexed") == b":1\r\n"
+        assert server.command("ZSCORE", f"{prefix}expiry", "/old/long") != b"$-1\r\n"
+        assert await store.keys(DEFAULT, "/old/", None, 10, now_ms()) == ["/old/long"]
+        await store.put(DEFAULT, write("/new/short", b"{}", ttl_ms=100), None)
+        await asyncio.sleep(0.25)
+        assert await store.sweep(DEFAULT, now_ms(), 1000) == 1
+        assert await store.keys(DEFAULT, "/", None, 10, now_ms()) == ["/old/long"]
+    finally:
+        await store.close()

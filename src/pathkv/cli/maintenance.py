@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import BinaryIO, cast
 
@@ -57,9 +58,10 @@ async def _sweep(store: Store, args: argparse.Namespace) -> int:
         ),
     )
     total = 0
+    began = time.perf_counter()
     while (removed := await service.sweep(1000)) > 0:
         total += removed
-    print(f'{{"removed": {total}}}')
+    print(f'{{"removed": {total}, "seconds": {time.perf_counter() - began:.3f}}}')
     return 0
 
 

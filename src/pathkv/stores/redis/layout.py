@@ -10,7 +10,10 @@ namespace, so data written before namespaces keeps its keys; ``P n:<name>:`` for
   B keys      sorted set, all scores 0: the lexicographic index of paths (for listing)
   B hits      sorted set: path -> hits
   B count     the namespace's counter (``GET /``)
-  B sweep     the path where the last sweep of the index stopped
+  B sweep     the path where the last walk of the index stopped
+  B expiry    sorted set: path -> when its document expires (ms); the sweep reads what is due
+  B indexed   present once B expiry covers every path (a walk completed it: a keyspace
+              written before B expiry existed is walked whole once)
   B sizes     hash: path -> the length of its body, for every path in the index
   B usage     hash: documents, bytes - the sums over ``B sizes``, kept with it in every script
   P namespaces  set of the names of namespaces other than default that hold data

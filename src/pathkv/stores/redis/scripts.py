@@ -53,6 +53,8 @@ local function forget(keys, hits, sizes, usage, path)
   end
   redis.call('ZREM', keys, path)
   redis.call('ZREM', hits, path)
+  -- B expiry lies beside B keys (layout.py).
+  redis.call('ZREM', string.sub(keys, 1, -5) .. 'expiry', path)
 end
 -- The change feed (layout.py: a stream of every namespace's changes, in commit order).
 local function changed(changes, ns, event, path, version, digest, updated, expires, body)
@@ -167,6 +169,7 @@ local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
         redis.call('ZREM', base .. 'hits', path)
       end
       redis.call('ZADD', base .. 'keys', 0, path)
+      redis.call('ZADD', base .. 'expiry', now + ttl, path)
       if old and not cur then changed(ARGV[3], space, 'expire', path) end
       remember(base .. 'sizes', base .. 'usage', path, old, size)
       if not old and ns ~= '' then redis.call('SADD', ARGV[2], ns) end
@@ -304,6 +307,7 @@ local cur = redis.call('GET', KEYS[1])
 if cur and tonumber(string.match(cur, '^(%d+):')) >= tonumber(ARGV[3]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[4])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
+redis.call('ZADD', string.sub(KEYS[3], 1, -5) .. 'expiry', ARGV[4], ARGV[1])
 remember(KEYS[4], KEYS[5], ARGV[1], redis.call('HGET', KEYS[4], ARGV[1]), tonumber(ARGV[6]))
 local v, g, u, x, body = string.match(ARGV[2], '^(%d+):([^:]*):(%d+):(%d+):(.*)$')
 changed(KEYS[6], ARGV[7], 'put', ARGV[1], v, g, u, x, body)
@@ -316,26 +320,64 @@ return 1
 """
 )
 
-# One step of the sweep: check up to ARGV[2] index entries after the saved position.
-# KEYS keys, hits, sweep, sizes, usage, changes | ARGV doc key prefix, batch, namespace
-#   -> {removed, wrapped(0/1)}
+# The sweep, once the expiry index is complete: up to ARGV[2] entries whose time has come,
+# oldest first; a document written again since has a later score (PUT keeps it), so one
+# still there here is only rescored (Redis' clock ahead of the score by a millisecond).
+# KEYS keys, hits, expiry, sizes, usage, changes | ARGV doc key prefix, batch, namespace
+#   -> {removed, done(0/1)}
+SWEEP_DUE = (
+    USAGE
+    + """
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local removed = 0
+for _, path in ipairs(due) do
+  local left = redis.call('PTTL', ARGV[1] .. path)
+  if left == -2 then
+    forget(KEYS[1], KEYS[2], KEYS[4], KEYS[5], path)
+    changed(KEYS[6], ARGV[3], 'expire', path)
+    removed = removed + 1
+  elseif left == -1 then
+    redis.call('ZREM', KEYS[3], path)
+  else
+    redis.call('ZADD', KEYS[3], now + left, path)
+  end
+end
+if #due < tonumber(ARGV[2]) then return {removed, 1} end
+return {removed, 0}
+"""
+)
+
+# One step of the walk over the whole index, from the saved position: the sweep of a
+# keyspace written before the expiry index existed. It drops the entries of expired
+# documents and indexes the expiry of the others; a completed walk marks the index complete
+# (KEYS[8]) and later sweeps take SWEEP_DUE.
+# KEYS keys, hits, sweep, sizes, usage, changes, expiry, indexed | ARGV doc key prefix,
+#   batch, namespace -> {removed, wrapped(0/1)}
 SWEEP = (
     USAGE
     + """
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
 local from = redis.call('GET', KEYS[3])
 local min = '-'
 if from then min = '(' .. from end
 local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, tonumber(ARGV[2]))
 local removed = 0
 for _, path in ipairs(batch) do
-  if redis.call('EXISTS', ARGV[1] .. path) == 0 then
+  local left = redis.call('PTTL', ARGV[1] .. path)
+  if left == -2 then
     forget(KEYS[1], KEYS[2], KEYS[4], KEYS[5], path)
     changed(KEYS[6], ARGV[3], 'expire', path)
     removed = removed + 1
+  elseif left >= 0 then
+    redis.call('ZADD', KEYS[7], now + left, path)
   end
 end
 if #batch < tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[3])
+  redis.call('SET', KEYS[8], '1')
   return {removed, 1}
 end
 redis.call('SET', KEYS[3], batch[#batch])
@@ -433,6 +475,7 @@ FLAGS = {
     "TOP": "allow-oom",
     "RESTORE": "",
     "SWEEP": "allow-oom",
+    "SWEEP_DUE": "allow-oom",
     "RATE": "allow-oom",
     "TRIM": "allow-oom",
     "READ": "allow-oom",
@@ -450,6 +493,7 @@ def sources(flags: bool) -> dict[str, str]:
         "TOP": TOP,
         "RESTORE": RESTORE,
         "SWEEP": SWEEP,
+        "SWEEP_DUE": SWEEP_DUE,
         "RATE": RATE,
         "TRIM": TRIM,
         "READ": READ,

@@ -263,6 +263,8 @@ class RedisStore(Store):
         self._out_of_memory_until = 0.0
         # Sentinel: the primary's address is asked, then followed (see _follow).
         self._opened = False
+        # Key bases whose expiry index is complete (sweep).
+        self._expiry_indexed: set[str] = set()
         self._following: asyncio.Task[None] | None = None
         self._followed_at = 0.0
 
@@ -697,24 +699,29 @@ class RedisStore(Store):
         return pairs[:limit]
 
     async def sweep(self, ns: Namespace, now: int, limit: int) -> int:
-        """Walk the namespace's whole index once, dropping entries of expired documents."""
+        """Drop the index entries of expired documents (Redis removed the documents): those
+        the expiry index says are due, a cost proportional to what is removed. A keyspace
+        written before that index existed is walked whole once instead, which completes it.
+        """
         base = self._base(ns)
+        if base not in self._expiry_indexed and await self._call(
+            lambda c: c.exists([base + "indexed"])
+        ):
+            self._expiry_indexed.add(base)
+        due = base in self._expiry_indexed
+        keys = [base + "keys", base + "hits", base + "expiry" if due else base + "sweep"]
+        keys += [base + "sizes", base + "usage", self._changes]
+        if not due:
+            keys += [base + "expiry", base + "indexed"]
         removed = 0
         while removed < limit:
-            step_removed, wrapped = await self._script(
-                "SWEEP",
-                [
-                    base + "keys",
-                    base + "hits",
-                    base + "sweep",
-                    base + "sizes",
-                    base + "usage",
-                    self._changes,
-                ],
-                [base + "d:", str(SWEEP_BATCH), ns.name],
+            step_removed, done = await self._script(
+                "SWEEP_DUE" if due else "SWEEP", keys, [base + "d:", str(SWEEP_BATCH), ns.name]
             )
             removed += int(step_removed)
-            if wrapped:
+            if done:
+                if not due:
+                    self._expiry_indexed.add(base)
                 break
             await asyncio.sleep(SWEEP_PAUSE)
         return removed
@@ -842,7 +849,10 @@ class RedisStore(Store):
         base = self._base(ns)
         if ns.name == DEFAULT.name:
             patterns = [_glob_escape(base) + "d:*"]
-            named = [base + n for n in ("keys", "hits", "count", "sweep", "sizes", "usage")]
+            named = [
+                base + n
+                for n in ("keys", "hits", "count", "sweep", "sizes", "usage", "expiry", "indexed")
+            ]
         else:
             patterns, named = [_glob_escape(base) + "*"], []
         for pattern in patterns:
@@ -860,6 +870,7 @@ class RedisStore(Store):
         if named:
             await self._call(lambda c: c.custom_command(["UNLINK", *named]))
         await self._call(lambda c: c.srem(self._prefix + NAMESPACES, [ns.name]))
+        self._expiry_indexed.discard(base)
 
     async def _take_many(self, requests: list[list[Bucket]]) -> list[Any]:
         batch = [
