@@ -182,12 +182,14 @@ async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
                     prefix + "namespaces",
                     prefix + "sizes",
                     prefix + "usage",
+                    prefix + "expiry",
                     prefix + "changes",
                     tenant + "d:/",
                     tenant + "keys",
                     tenant + "hits",
                     tenant + "sizes",
                     tenant + "usage",
+                    tenant + "expiry",
                 )
             )
             for k in listed
