@@ -320,23 +320,38 @@ return 1
 """
 )
 
+# What both sweeps do with one path: drop its entries when its document is gone (-2), and
+# say what is left of its lifetime otherwise (-1: none). KEYS 1, 2, 4, 5, 6 and ARGV 1 and 3
+# are the same in both.
+SWEEP_STEP = (
+    USAGE
+    + """
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+local function swept(path)
+  local left = redis.call('PTTL', ARGV[1] .. path)
+  if left == -2 then
+    forget(KEYS[1], KEYS[2], KEYS[4], KEYS[5], path)
+    changed(KEYS[6], ARGV[3], 'expire', path)
+  end
+  return left
+end
+"""
+)
+
 # The sweep, once the expiry index is complete: up to ARGV[2] entries whose time has come,
 # oldest first; a document written again since has a later score (PUT keeps it), so one
 # still there here is only rescored (Redis' clock ahead of the score by a millisecond).
 # KEYS keys, hits, expiry, sizes, usage, changes | ARGV doc key prefix, batch, namespace
 #   -> {removed, done(0/1)}
 SWEEP_DUE = (
-    USAGE
+    SWEEP_STEP
     + """
-local clock = redis.call('TIME')
-local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
 local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local removed = 0
 for _, path in ipairs(due) do
-  local left = redis.call('PTTL', ARGV[1] .. path)
+  local left = swept(path)
   if left == -2 then
-    forget(KEYS[1], KEYS[2], KEYS[4], KEYS[5], path)
-    changed(KEYS[6], ARGV[3], 'expire', path)
     removed = removed + 1
   elseif left == -1 then
     redis.call('ZREM', KEYS[3], path)
@@ -356,20 +371,16 @@ return {removed, 0}
 # KEYS keys, hits, sweep, sizes, usage, changes, expiry, indexed | ARGV doc key prefix,
 #   batch, namespace -> {removed, wrapped(0/1)}
 SWEEP = (
-    USAGE
+    SWEEP_STEP
     + """
-local clock = redis.call('TIME')
-local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
 local from = redis.call('GET', KEYS[3])
 local min = '-'
 if from then min = '(' .. from end
 local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, tonumber(ARGV[2]))
 local removed = 0
 for _, path in ipairs(batch) do
-  local left = redis.call('PTTL', ARGV[1] .. path)
+  local left = swept(path)
   if left == -2 then
-    forget(KEYS[1], KEYS[2], KEYS[4], KEYS[5], path)
-    changed(KEYS[6], ARGV[3], 'expire', path)
     removed = removed + 1
   elseif left >= 0 then
     redis.call('ZADD', KEYS[7], now + left, path)
