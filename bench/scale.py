@@ -467,10 +467,12 @@ def chart(rows: list[Row], output: Path) -> None:
         xs = [r.documents for r in mine]
         for ax, key in zip(axes.flat, CHARTED, strict=True):
             ax.plot(xs, [r.figures[key] for r in mine], marker="o", label=store)
-            ax.set_title(key)
-            ax.set_xscale("log")
-            ax.set_ylim(bottom=0)
-            ax.grid(True, alpha=0.3)
+    # After every line is drawn: a limit set earlier would stop the axis from growing.
+    for ax, key in zip(axes.flat, CHARTED, strict=True):
+        ax.set_title(key)
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("documents stored")
     axes[0][0].legend()

@@ -3,8 +3,11 @@
 The paths directly under the prefix, and the child folders (the part of a deeper path up to
 and including the next delimiter, like S3's CommonPrefixes), in one ascending order. A
 folder is read as one path: once seen, the listing jumps past everything in it with one
-more store call, so a page costs one call per folder plus one per run of plain paths,
-whatever the folders hold (O(page), not O(keys)).
+more store call. Each call asks for one path after a folder and twice as many after each
+run of plain paths: a page reads O(page) index entries in O(folders + log page) calls,
+whatever the folders hold. (Asking for what is left of the page each time read up to that
+many entries of every folder it reported: 7 ms for a page of 100 folders at 10^4
+documents, 16 ms at 10^6, bench/SCALE.md.)
 
 An engine may do the whole walk in one call (Store.level: Redis, in one script); the
 others are walked here through Store.keys. A page's cursor names its last entry; a
@@ -71,8 +74,9 @@ async def list_level(
     found = await store.level(ns, prefix, after, inclusive, limit, delimiter, now)
     if found is not None:
         return [Entry(name, folder) for name, folder in found]
+    step = 1
     while len(entries) < limit:
-        wanted = limit - len(entries)
+        wanted = min(limit - len(entries), step)
         paths = await store.keys(ns, prefix, after, wanted, now, inclusive)
         for path in paths:
             cut = path.find(delimiter, len(prefix))
@@ -85,8 +89,10 @@ async def list_level(
             after, inclusive = past(folder), True
             if after is None:
                 return entries
+            step = 1
             break  # the rest of the batch may lie in the folder: ask again past it
         else:
             if len(paths) < wanted:
                 return entries
+            step *= 2
     return entries

@@ -243,9 +243,13 @@ local min = ARGV[2]
 local limit = tonumber(ARGV[4])
 local skip = #ARGV[6] + 1
 local delimiter = ARGV[7]
+-- One member after a folder, twice as many after each run of plain paths (core/levels.py).
+local step = 1
 while #out < limit do
-  local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, limit - #out)
+  local want = math.min(limit - #out, step)
+  local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, want)
   if #batch == 0 then break end
+  step = step * 2
   for _, path in ipairs(batch) do
     local cut = string.find(path, delimiter, skip, true)
     if cut then
@@ -253,6 +257,7 @@ while #out < limit do
       out[#out + 1] = {folder, 1}
       -- Past every member that starts with the folder (UTF-8 never ends a character on 0xFF).
       min = '[' .. string.sub(folder, 1, -2) .. string.char(string.byte(folder, -1) + 1)
+      step = 1
       break
     end
     if redis.call('EXISTS', ARGV[1] .. path) == 0 then
