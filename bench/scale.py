@@ -1,6 +1,6 @@
 """How every operation's cost grows with the data: 10^4, 10^5 and 10^6 documents of 1 KiB.
 
-    python bench/scale.py                       # SQLite and Redis, 10^4..10^6 (about 25 min)
+    python bench/scale.py                       # SQLite and Redis, 10^4..10^6 (about 40 min)
     python bench/scale.py --stores sqlite --sizes 10000,100000,1000000,10000000
     python bench/scale.py --smoke               # seconds-long check that the script works
 
