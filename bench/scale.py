@@ -25,6 +25,7 @@ import http.client
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
@@ -103,23 +106,20 @@ class Bodies:
 
     def line(self, i: int, now_ms: int, expires_ms: int, path: str | None = None) -> bytes:
         data = dict(self.items[i % len(self.items)], device=f"sensor-{i:07d}")
-        return orjson_dumps(
-            {
-                "namespace": "default",
-                "path": path or doc_path(i),
-                "data": data,
-                "version": 1,
-                "last_updated_ms": now_ms,
-                "expires_at_ms": expires_ms,
-                "hits": 0,
-            }
+        return (
+            orjson.dumps(
+                {
+                    "namespace": "default",
+                    "path": path or doc_path(i),
+                    "data": data,
+                    "version": 1,
+                    "last_updated_ms": now_ms,
+                    "expires_at_ms": expires_ms,
+                    "hits": 0,
+                }
+            )
+            + b"\n"
         )
-
-
-def orjson_dumps(value: object) -> bytes:
-    import orjson
-
-    return orjson.dumps(value) + b"\n"
 
 
 def pathkv(*args: str) -> list[str]:
@@ -573,7 +573,7 @@ def main() -> int:
         return 0
     if args.smoke:
         args.sizes, args.duration, args.samples = [1000, 3000], 1.0, 5
-    if shutil_which("wrk") is None:
+    if shutil.which("wrk") is None:
         raise SystemExit("scale: needs wrk (Debian: apt-get install wrk)")
     names = {"sqlite": "SQLite", "redis": "Redis"}
     bodies = Bodies()
@@ -602,12 +602,6 @@ def report(rows: list[Row], args: argparse.Namespace, stamp: str) -> None:
     chart(rows, chart_path)
     args.output.write_text(render(rows, args, chart_path.name, stamp))
     print(f"wrote {args.output} and {chart_path}")
-
-
-def shutil_which(name: str) -> str | None:
-    import shutil
-
-    return shutil.which(name)
 
 
 if __name__ == "__main__":

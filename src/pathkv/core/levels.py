@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathkv.core.contract import Store
 from pathkv.core.errors import InvalidParameter
 from pathkv.core.namespaces import Namespace
+from pathkv.core.paths import past_prefix
 
 MAX_DELIMITER = 16
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -47,14 +48,6 @@ def check_delimiter(delimiter: str) -> str:
     return delimiter
 
 
-def past(folder: str) -> str | None:
-    """The smallest string greater than every string that starts with folder."""
-    last = ord(folder[-1])
-    if last >= 0x10FFFF:
-        return None
-    return folder[:-1] + chr(last + 1)
-
-
 async def list_level(
     store: Store,
     ns: Namespace,
@@ -68,7 +61,7 @@ async def list_level(
     entries: list[Entry] = []
     after, inclusive = cursor, False
     if cursor is not None and cursor.endswith(FOLDER_MARK):
-        after, inclusive = past(cursor[:-1]), True
+        after, inclusive = past_prefix(cursor[:-1]), True
         if after is None:
             return entries
     found = await store.level(ns, prefix, after, inclusive, limit, delimiter, now)
@@ -86,7 +79,7 @@ async def list_level(
                 continue
             folder = path[: cut + len(delimiter)]
             entries.append(Entry(folder, folder=True))
-            after, inclusive = past(folder), True
+            after, inclusive = past_prefix(folder), True
             if after is None:
                 return entries
             step = 1

@@ -74,6 +74,15 @@ def normalize(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     return key
 
 
+def past_prefix(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with prefix (None when
+    there is none): where a range of keys under a prefix ends."""
+    last = ord(prefix[-1])
+    if last >= 0x10FFFF:
+        return None
+    return prefix[:-1] + chr(last + 1)
+
+
 def is_reserved(key: str) -> bool:
     """True for ``/-`` and everything below it: the service's own endpoints."""
     return key == "/-" or key.startswith(RESERVED_PREFIX)

@@ -55,6 +55,7 @@ from pathkv.core.contract import (
 )
 from pathkv.core.etags import Expect
 from pathkv.core.namespaces import DEFAULT, Namespace
+from pathkv.core.paths import past_prefix
 from pathkv.stores.sqlite.options import SQLiteOptions
 from pathkv.stores.sqlite.schema import ForeignDatabase, upgrade
 
@@ -189,14 +190,6 @@ def _initialize(options: SQLiteOptions) -> None:
         raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
     if done:
         log.info("SQLite database %s", done, extra={"path": str(path)})
-
-
-def _upper_bound(prefix: str) -> str | None:
-    """The smallest string greater than every string that starts with prefix."""
-    last = ord(prefix[-1])
-    if last >= 0x10FFFF:
-        return None
-    return prefix[:-1] + chr(last + 1)
 
 
 def _record(row: tuple[Any, ...]) -> Record:
@@ -645,7 +638,7 @@ class SQLiteStore(Store):
             lower_op, lower = (">=" if inclusive else ">"), after
         else:
             lower_op, lower = ">=", prefix
-        upper = _upper_bound(prefix)
+        upper = past_prefix(prefix)
         sql = f"SELECT path FROM documents WHERE ns = ? AND path {lower_op} ? AND expires_at > ?"
         params: tuple[Any, ...] = (ns.name, lower, now)
         if upper is not None:
