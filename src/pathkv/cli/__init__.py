@@ -1,85 +1,64 @@
-"""The ``pathkv`` command: serve, sweep, export, import, tenant, token, --version."""
+"""The ``pathkv`` command.
+
+Over HTTP, through ``pathkv.client`` (the light install): get, put, rm, ls, hits, watch, and
+tenant and token. On the server's side (``pathkv[server]``): serve, and sweep, export and
+import on a store directly. Every failure is one line on stderr and an exit code that says
+what kind it was (``pathkv.cli.output``).
+"""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
 from collections.abc import Sequence
-from dataclasses import fields
+
+import click
 
 from pathkv import __version__
-from pathkv.config import ENV_PREFIX, ConfigError, Settings
-from pathkv.core.contract import StoreError
-from pathkv.core.errors import Problem
+from pathkv.cli import admin, remote, server
+from pathkv.cli.output import CliError, code_for_status, fail, silence_stdout
+from pathkv.client.errors import PathkvError
+
+EXIT_INTERRUPTED = 130
 
 
-class CliError(Exception):
-    """A failure to report as one line and a non-zero exit."""
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Exit codes: 0 done, 1 failed, 2 bad usage or settings, 3 not found, "
+    "4 precondition failed, 5 not signed in or not allowed, 6 unavailable.",
+)
+@click.version_option(__version__, prog_name="pathkv", message="%(prog)s %(version)s")
+def group() -> None:
+    """pathkv: JSON documents at any URL path, over HTTP."""
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pathkv", description="pathkv: JSON documents at any URL path, over HTTP."
-    )
-    parser.add_argument("--version", action="version", version=f"pathkv {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    serve = commands.add_parser(
-        "serve",
-        help="run the HTTP service",
-        description="Run the HTTP service. Flags override PATHKV_* environment variables.",
-        epilog="Every setting is also an environment variable: "
-        + ", ".join(ENV_PREFIX + f.name.upper() for f in fields(Settings))
-        + " (see the README's Configuration table).",
-    )
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
-    serve.add_argument(
-        "--pin-workers",
-        action="store_true",
-        default=None,
-        help="pin each worker to a CPU of its own (machines dedicated to pathkv)",
-    )
-    serve.add_argument("--store", help="store URL (default: sqlite file in the data directory)")
-
-    for name, text in (
-        ("sweep", "remove expired documents now"),
-        ("export", "write every live document as JSON Lines"),
-        ("import", "read JSON Lines written by export"),
-    ):
-        command = commands.add_parser(name, help=text)
-        command.add_argument("--store", help="store URL")
-        if name == "export":
-            command.add_argument("--output", "-o", default="-", help="file (default stdout)")
-        if name == "import":
-            command.add_argument("--input", "-i", default="-", help="file (default stdin)")
-    from pathkv.cli.accounts import add_commands
-
-    add_commands(commands)
-    return parser
+for command in (*server.COMMANDS, *remote.COMMANDS, admin.tenant, admin.token):
+    group.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env(
-            **{
-                k: getattr(args, k, None)
-                for k in ("host", "port", "workers", "pin_workers", "store")
-            }
+        result = group.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="pathkv",
+            standalone_mode=False,
         )
-        if args.command == "serve":
-            from pathkv.cli.serve import serve
-
-            return serve(settings)
-        from pathkv.cli.maintenance import COMMANDS, with_store
-
-        return asyncio.run(with_store(settings, COMMANDS[args.command], args))
-    except (ConfigError, CliError, StoreError) as exc:
-        print(f"pathkv: error: {exc}", file=sys.stderr)
-        return 2
-    except Problem as exc:
-        print(f"pathkv: error: {exc.detail}", file=sys.stderr)
-        return 1
+    except click.exceptions.UsageError as exc:
+        where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        fail(exc.format_message() + where)
+        return exc.exit_code
+    except click.ClickException as exc:
+        fail(exc.format_message())
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    except CliError as exc:
+        fail(str(exc))
+        return exc.code
+    except PathkvError as exc:
+        fail(exc.detail if not exc.status_code else f"{exc.detail} ({exc.status_code} {exc.slug})")
+        return code_for_status(exc.status_code)
+    except BrokenPipeError:
+        silence_stdout()
+        return 0
+    return result if isinstance(result, int) else 0

@@ -1,42 +1,28 @@
 """Maintenance commands that work on a store directly: sweep, export, import.
 
 Each reports as one line: what it did as JSON on completion, or why it could not, without a
-traceback (a missing file, a closed pipe, a store that is not there).
+traceback (a missing file, a closed pipe, a store that is not there). On a terminal, export
+and import show their progress on stderr (documents, rate, time left); in a pipe they stay
+quiet until the summary.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator
 from typing import BinaryIO, cast
 
-from pathkv.cli import CliError, accounts
+from pathkv.cli.output import CliError, silence_stdout
+from pathkv.cli.progress import Meter
 from pathkv.config import Settings
 from pathkv.core.backup import ImportReport, export_lines, import_lines
 from pathkv.core.contract import Store
 from pathkv.core.service import Policy, Service, now_ms
-from pathkv.stores.registry import open_store
 
-Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
 # Refused lines named one by one on stderr, at most; the summary counts them all.
 SHOWN_REFUSALS = 20
-
-
-async def with_store(settings: Settings, command: Command, args: argparse.Namespace) -> int:
-    """Run command on the store. Only import and the first tenant or token may create it:
-    sweep and export on a mistyped path must fail rather than create an empty database."""
-    creates = command is _import or getattr(args, "action", None) in ("put", "create")
-    store = open_store(settings, create=creates)
-    args.settings = settings
-    await store.open()
-    try:
-        await store.ping()
-        return await command(store, args)
-    finally:
-        await store.close()
 
 
 def _open(name: str, mode: str, standard: BinaryIO) -> BinaryIO:
@@ -48,8 +34,7 @@ def _open(name: str, mode: str, standard: BinaryIO) -> BinaryIO:
         raise CliError(f"cannot open {name}: {exc.strerror or exc}") from None
 
 
-async def _sweep(store: Store, args: argparse.Namespace) -> int:
-    settings: Settings = args.settings
+async def sweep(store: Store, settings: Settings) -> int:
     service = Service(
         store,
         Policy(
@@ -65,23 +50,27 @@ async def _sweep(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _export(store: Store, args: argparse.Namespace) -> int:
+async def export(store: Store, output: str) -> int:
     count = 0
-    out = _open(args.output, "wb", sys.stdout.buffer)
+    out = _open(output, "wb", sys.stdout.buffer)
+    meter = Meter("exported", "documents")
+    if meter.shown:
+        namespaces = await store.namespaces()
+        meter.total = sum([(await store.usage(ns)).documents for ns in namespaces])
     try:
-        async for line in export_lines(store, now_ms()):
-            out.write(line)
-            count += 1
+        with meter:
+            async for line in export_lines(store, now_ms()):
+                out.write(line)
+                count += 1
+                meter.advance(1)
         out.flush()
         if out is not sys.stdout.buffer:
             os.fsync(out.fileno())
     except BrokenPipeError:
-        # The reader stopped (`pathkv export | head`): that is its choice, not an error.
-        # Python would try to flush stdout again at exit; point it at nothing.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()
         return 0
     except OSError as exc:
-        raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
     finally:
         if out is not sys.stdout.buffer:
             out.close()
@@ -89,13 +78,27 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _import(store: Store, args: argparse.Namespace) -> int:
-    source = _open(args.input, "rb", sys.stdin.buffer)
+def _metered(source: BinaryIO, meter: Meter) -> Iterator[bytes]:
+    for line in source:
+        meter.advance(len(line))
+        yield line
+
+
+async def import_(store: Store, input_name: str) -> int:
+    source = _open(input_name, "rb", sys.stdin.buffer)
     report = ImportReport()
+    meter = Meter("imported", "bytes")
+    if meter.shown:
+        try:
+            size = os.fstat(source.fileno()).st_size
+        except (OSError, ValueError):
+            size = 0
+        meter.total = size or None
     try:
-        await import_lines(store, source, now_ms(), report)
+        with meter:
+            await import_lines(store, _metered(source, meter), now_ms(), report)
     except OSError as exc:
-        raise CliError(f"cannot read {args.input}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot read {input_name}: {exc.strerror or exc}") from None
     finally:
         if source is not sys.stdin.buffer:
             source.close()
@@ -109,12 +112,3 @@ async def _import(store: Store, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if refused else 0
-
-
-COMMANDS: dict[str, Command] = {
-    "sweep": _sweep,
-    "export": _export,
-    "import": _import,
-    "tenant": accounts.tenant,
-    "token": accounts.token,
-}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pathkv import __version__, jsonlog
-from pathkv.cli import CliError
+from pathkv.cli.output import CliError
 from pathkv.config import CPU_LOCK_DIR_ENV, DRAIN_FILE_ENV, PARENT_PID_ENV, Settings
 from pathkv.stores.registry import engine_for, open_store
 

@@ -26,11 +26,11 @@ class Admin:
     @staticmethod
     def _require_admin(request: Request) -> None:
         """With auth off nobody is admin over HTTP: tenants and tokens are then managed with
-        ``pathkv tenant`` and ``pathkv token`` on the store."""
+        ``pathkv tenant`` and ``pathkv token`` with ``--store``."""
         if request.principal is None:
             raise Forbidden(
                 "authentication is off (PATHKV_AUTH): tenants and tokens are managed over "
-                "HTTP only with it on; use 'pathkv tenant' and 'pathkv token' on the store"
+                "HTTP only with it on; use 'pathkv tenant' and 'pathkv token' with --store"
             )
 
     async def _body(self, request: Request) -> bytes:
