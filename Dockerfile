@@ -8,7 +8,7 @@ WORKDIR /src
 RUN python -m venv /opt/pathkv
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /opt/pathkv/bin/pip install .
+RUN /opt/pathkv/bin/pip install ".[server]"
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 pathkv \

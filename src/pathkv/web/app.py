@@ -36,6 +36,7 @@ from pathkv.web.responses import CLIENT_GONE, Response
 from pathkv.web.router import Handler, Router
 from pathkv.web.routes.admin import Admin
 from pathkv.web.routes.counter import Counter
+from pathkv.web.routes.dashboard import Dashboard
 from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
 from pathkv.web.routes.feed import Feed
@@ -95,6 +96,7 @@ class App:
             Endpoints(self.service, self.metrics, draining, self.store_watch),
             Admin(self.accounts, self._body_deadlines, settings.body_timeout),
             Feed(self.store, self.feed, settings.watch_heartbeat, settings.watch_buffer),
+            Dashboard(),
             settings.max_path_bytes,
         )
         self.auth = (

@@ -293,6 +293,22 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
                 }
             },
+            "/-/ui/": {
+                "get": {
+                    "operationId": "dashboard",
+                    "summary": "The dashboard: a page, served with its script and style "
+                    "(/-/ui/app.js, /-/ui/app.css) under a Content-Security-Policy that "
+                    "allows only them.",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "The page.",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        },
+                        "304": {"description": "Not modified (If-None-Match)."},
+                    },
+                }
+            },
             **_accounts(),
             **_feed(),
         },

@@ -52,7 +52,8 @@ class Route:
             template,
             {"GET": handler, "HEAD": handler},
             frozenset(params),
-            f"{template} is read-only",
+            # The refusal is a format string of its own ({method}): a template's {name} stays.
+            template.replace("{", "{{").replace("}", "}}") + " is read-only",
             access,
         )
 

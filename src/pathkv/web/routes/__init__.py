@@ -6,6 +6,8 @@ from pathkv.web.request import ACCESS_ADMIN, ACCESS_DOCUMENT, ACCESS_METRICS, AC
 from pathkv.web.router import Route, Router
 from pathkv.web.routes.admin import Admin
 from pathkv.web.routes.counter import Counter
+from pathkv.web.routes.dashboard import PREFIX as DASHBOARD
+from pathkv.web.routes.dashboard import Dashboard
 from pathkv.web.routes.documents import Documents
 from pathkv.web.routes.endpoints import Endpoints
 from pathkv.web.routes.feed import Feed
@@ -17,6 +19,7 @@ def table(
     endpoints: Endpoints,
     admin: Admin,
     feed: Feed,
+    dashboard: Dashboard,
     max_path_bytes: int,
 ) -> Router:
     """Every route of the service: the one place a new route is added."""
@@ -27,6 +30,7 @@ def table(
             Route.read_only("/-/readyz", endpoints.readyz, access=ACCESS_OPEN),
             Route.read_only("/-/metrics", endpoints.metrics, access=ACCESS_METRICS),
             Route.read_only("/-/openapi.json", endpoints.openapi, access=ACCESS_OPEN),
+            Route.read_only("/-/ui", dashboard.enter, access=ACCESS_OPEN),
             Route.read_only("/-/keys", endpoints.keys, ("prefix", "after", "limit", "delimiter")),
             Route.read_only("/-/hits", endpoints.hits, ("limit",)),
             Route.read_only("/-/tenants", admin.list_tenants, access=ACCESS_ADMIN),
@@ -45,6 +49,7 @@ def table(
             ),
         ],
         prefixed=[
+            (DASHBOARD, Route.read_only(DASHBOARD + "{file}", dashboard.asset, access=ACCESS_OPEN)),
             (
                 "/-/tenants/",
                 Route(
