@@ -6,6 +6,7 @@ set (docs/ui/ holds the ones docs/ui.md shows)."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +114,7 @@ def test_browse_create_edit_with_a_conflict_delete_and_live(
         page.locator("#ttl").fill("3600")
         page.keyboard.press("Control+s")
         expect(page.locator("#meta-version")).to_have_text("1")
-        expect(page.locator("#meta-ttl")).to_contain_text("h")
+        expect(page.locator("#meta-ttl")).to_have_text(re.compile(r"^(1h|59m \d+s)$"))
         made = api.get("/app/created?meta=1").json()
         assert made["data"] == {"made": "in the browser"} and made["ttl"] <= 3600
         expect(entries.get_by_role("button", name="created")).to_be_visible()

@@ -23,7 +23,8 @@ from rich.progress import (
 
 
 class Meter:
-    """Counts ``unit`` ("documents" or "bytes") towards ``total`` (None: unknown)."""
+    """Counts ``unit`` ("documents", or "bytes" of input) towards ``total`` (None: unknown),
+    and the documents done, with their rate."""
 
     def __init__(self, verb: str, unit: str, shown: bool | None = None) -> None:
         self.verb, self.unit = verb, unit
@@ -38,29 +39,29 @@ class Meter:
             if self.unit == "bytes":
                 amount = (DownloadColumn(), TransferSpeedColumn())
             else:
-                amount = (
-                    MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]} documents/s"),
-                )
+                amount = (MofNCompleteColumn(),)
             self._progress = Progress(
                 TextColumn(self.verb),
                 BarColumn(),
                 TaskProgressColumn(),
                 *amount,
+                TextColumn("{task.fields[items]:,} documents, {task.fields[rate]}/s"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task(self.verb, total=self.total, rate="-")
+            self._task = self._progress.add_task(self.verb, total=self.total, rate="-", items=0)
         return self
 
-    def advance(self, amount: int) -> None:
+    def advance(self, amount: int, items: int = 1) -> None:
         if self._progress is not None and self._task is not None:
-            speed = self._progress.tasks[0].speed
-            rate = f"{speed:,.0f}" if speed else "-"
-            self._progress.update(self._task, advance=amount, rate=rate)
+            task = self._progress.tasks[0]
+            done = task.fields["items"] + items
+            seconds = task.elapsed or 0.0
+            rate = f"{done / seconds:,.0f}" if seconds > 0.5 else "-"
+            self._progress.update(self._task, advance=amount, rate=rate, items=done)
 
     def __exit__(
         self,

@@ -12,7 +12,7 @@ import httpx
 
 from pathkv.client import calls
 from pathkv.client.accounts import tenant_body, token_body
-from pathkv.client.calls import Call, Document, Entry, Hit, Meta
+from pathkv.client.calls import Call, Document, Entry, Hit, Meta, Page
 from pathkv.client.errors import (
     NotFound,
     PathkvError,
@@ -142,23 +142,19 @@ class AsyncClient:
 
     # Listing, ranking, counting
 
-    async def keys(self, prefix: str = "/", page: int | None = None) -> AsyncIterator[str]:
+    def keys(self, prefix: str = "/", page: int | None = None) -> AsyncIterator[str]:
         """Every path under ``prefix``, in order, following the cursors (``page`` per
         request)."""
-        after = None
-        while True:
-            found = await self._send(calls.keys(prefix, after, page))
-            for item in found.items:
-                yield item
-            if found.next is None:
-                return
-            after = found.next
+        return self._pages(lambda after: calls.keys(prefix, after, page))
 
-    async def level(self, prefix: str = "/", delimiter: str = "/") -> AsyncIterator[Entry]:
+    def level(self, prefix: str = "/", delimiter: str = "/") -> AsyncIterator[Entry]:
         """One level under ``prefix``: its documents and its folders, in order."""
+        return self._pages(lambda after: calls.level(prefix, after, delimiter))
+
+    async def _pages(self, page: Callable[[str | None], Call[Page[T]]]) -> AsyncIterator[T]:
         after = None
         while True:
-            found = await self._send(calls.level(prefix, after, delimiter))
+            found = await self._send(page(after))
             for item in found.items:
                 yield item
             if found.next is None:

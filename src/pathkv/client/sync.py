@@ -11,7 +11,7 @@ import httpx
 
 from pathkv.client import calls
 from pathkv.client.accounts import tenant_body, token_body
-from pathkv.client.calls import Call, Document, Entry, Hit, Meta
+from pathkv.client.calls import Call, Document, Entry, Hit, Meta, Page
 from pathkv.client.errors import (
     NotFound,
     PathkvError,
@@ -141,19 +141,16 @@ class Client:
     def keys(self, prefix: str = "/", page: int | None = None) -> Iterator[str]:
         """Every path under ``prefix``, in order, following the cursors (``page`` per
         request)."""
-        after = None
-        while True:
-            found = self._send(calls.keys(prefix, after, page))
-            yield from found.items
-            if found.next is None:
-                return
-            after = found.next
+        return self._pages(lambda after: calls.keys(prefix, after, page))
 
     def level(self, prefix: str = "/", delimiter: str = "/") -> Iterator[Entry]:
         """One level under ``prefix``: its documents and its folders, in order."""
+        return self._pages(lambda after: calls.level(prefix, after, delimiter))
+
+    def _pages(self, page: Callable[[str | None], Call[Page[T]]]) -> Iterator[T]:
         after = None
         while True:
-            found = self._send(calls.level(prefix, after, delimiter))
+            found = self._send(page(after))
             yield from found.items
             if found.next is None:
                 return
