@@ -5,6 +5,7 @@ compose.yaml against the compose specification."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -102,6 +103,55 @@ def test_server_probes_and_shutdown() -> None:
     assert spec["terminationGracePeriodSeconds"] > 5
 
 
+@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/prod"])
+def test_the_grace_period_covers_the_whole_drain(overlay: str) -> None:
+    from pathkv.cli.serve import WORKERS_KILL_TIMEOUT
+
+    objects = render(overlay)
+    spec = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    config = next(o for o in objects if o["kind"] == "ConfigMap")["data"]
+    pause = float(spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+    delay = float(config.get("PATHKV_SHUTDOWN_DELAY", "1"))
+    assert spec["terminationGracePeriodSeconds"] >= pause + delay + WORKERS_KILL_TIMEOUT + 5
+
+
+def test_a_failed_backup_leaves_no_file_among_those_kept(tmp_path: Path) -> None:
+    """The CronJob's own shell script, run with a stand-in `pathkv` that fails half-way,
+    then with one that succeeds."""
+    backup = next(
+        o
+        for o in render("base")
+        if o["kind"] == "CronJob" and o["metadata"]["name"] == "pathkv-backup"
+    )
+    script = backup["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    backups, stubs = tmp_path / "backups", tmp_path / "bin"
+    backups.mkdir()
+    stubs.mkdir()
+    for day in range(1, 8):
+        old = backups / f"pathkv-2026010{day}T000000Z.jsonl"
+        old.write_text("{}\n")
+        os.utime(old, (day * 86400, day * 86400))
+
+    def run(outcome: int) -> int:
+        stub = stubs / "pathkv"
+        stub.write_text(f'#!/bin/sh\necho "half a line" > "$3"\nexit {outcome}\n')
+        stub.chmod(0o755)
+        return subprocess.run(
+            ["/bin/sh", "-c", script.replace("/backups", str(backups))],
+            env={**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}"},
+            timeout=30,
+        ).returncode
+
+    assert run(1) != 0  # the Job fails, and is retried
+    assert sorted(p.name for p in backups.iterdir()) == [
+        f"pathkv-2026010{day}T000000Z.jsonl" for day in range(1, 8)
+    ]
+    assert run(0) == 0
+    kept = sorted(p.name for p in backups.iterdir())
+    assert len(kept) == 7 and "pathkv-20260101T000000Z.jsonl" not in kept
+    assert not any(name.endswith(".partial") for name in kept)
+
+
 def test_redis_is_persistent() -> None:
     redis = next(o for o in render("base") if o["kind"] == "StatefulSet")
     args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -132,6 +182,8 @@ def test_prod_overlay() -> None:
     } <= kinds
     hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    assert "replicas" not in deployment["spec"], "the HPA owns the count; apply would reset it"
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 60
