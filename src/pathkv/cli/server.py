@@ -5,7 +5,7 @@ one of them runs, so the client's command line works without it."""
 from __future__ import annotations
 
 import asyncio
-import importlib
+import importlib.util
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,13 +22,17 @@ T = TypeVar("T")
 SERVER_MODULES = ("granian", "glide", "orjson", "msgpack", "prometheus_client")
 
 
+def _installed(name: str) -> bool:
+    # Looked up, not imported: importing prometheus_client here, before `serve` has set
+    # its multiprocess directory, would leave the workers' metrics empty.
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a module that cannot even be looked up
+        return False
+
+
 def need_server() -> None:
-    missing = []
-    for name in SERVER_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
+    missing = [name for name in SERVER_MODULES if not _installed(name)]
     if missing:
         raise CliError(
             "this command needs the server: pip install 'pathkv[server]' "
