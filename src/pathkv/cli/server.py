@@ -8,14 +8,15 @@ import asyncio
 import importlib.util
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from pathkv.cli.output import EXIT_USAGE, CliError, code_for_status
+from pathkv.config import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
-    from pathkv.config import Settings
     from pathkv.core.contract import Store
 
 T = TypeVar("T")
@@ -57,8 +58,6 @@ def server_errors() -> Iterator[None]:
 
 def settings_for(store: str | None, **flags: Any) -> Settings:
     need_server()
-    from pathkv.config import Settings
-
     with server_errors():
         return Settings.from_env(store=store, **flags)
 
@@ -86,8 +85,9 @@ def _store_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command(
     context_settings={"max_content_width": 100},
-    epilog="Every setting is also an environment variable (PATHKV_STORE, PATHKV_AUTH, "
-    "PATHKV_IDLE_TIMEOUT, ...): see the README's Configuration table.",
+    epilog="Every setting is also an environment variable: "
+    + ", ".join(ENV_PREFIX + f.name.upper() for f in fields(Settings))
+    + " (see the README's Configuration table).",
 )
 @click.option("--host", help="address to listen on (default 127.0.0.1)")
 @click.option("--port", type=int, help="port to listen on (default 8080)")
