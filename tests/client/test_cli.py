@@ -55,6 +55,9 @@ def test_put_get_ls_rm_from_a_script(tenant_env: dict[str, str], tmp_path: Path)
     assert made["version"] == 1 and made["etag"]
     piped = run("put", "/app/piped", "-", env=tenant_env, stdin='{"from": "stdin"}')
     assert piped.returncode == 0, piped.stderr
+    implied = run("put", "/app/implied", env=tenant_env, stdin='{"from": "a pipe"}')
+    assert implied.returncode == 0, implied.stderr
+    assert run("rm", "/app/implied", env=tenant_env).returncode == 0
     (tmp_path / "doc.json").write_text('{"from": "file", "n": [1, 2]}')
     assert run("put", "/app/sub/file", f"@{tmp_path / 'doc.json'}", env=tenant_env).returncode == 0
     assert json.loads(run("get", "/app/sub/file", env=tenant_env).stdout) == {
@@ -102,9 +105,25 @@ def test_errors_are_one_line_with_an_exit_code_that_says_what(
     one_line_error(run("get", "/x", "--token", "pkv_wrong", env=tenant_env), 5, "401")
     one_line_error(run("put", "/-/x", "{}", env=tenant_env), 1, "405")
     one_line_error(run("frobnicate"), 2, "No such command")
-    one_line_error(run("put", "/x"), 2, "Missing argument")
+    one_line_error(run("put", "/x", stdin=""), 2, "standard input is not JSON")
+    one_line_error(run("get"), 2, "Missing argument")
     for result in (run("get", "/x", "--url", "http://[::1"), run("ls", "--url", "ftp://x")):
         assert "Traceback" not in result.stderr and result.returncode == 2
+
+
+def test_url_and_token_go_before_or_after_the_command(tenant_env: dict[str, str]) -> None:
+    given = ("--url", tenant_env["PATHKV_URL"], "--token", tenant_env["PATHKV_TOKEN"])
+    assert run(*given, "put", "/order/a", "{}").returncode == 0
+    assert run("put", "/order/b", "{}", *given).returncode == 0
+    # the command's own flag wins over pathkv's, which wins over the environment
+    nowhere = {"PATHKV_URL": f"http://127.0.0.1:{free_port()}", "PATHKV_TOKEN": "pkv_x"}
+    assert run(*given, "ls", "/order/", env=nowhere).stdout.splitlines() == [
+        "/order/a",
+        "/order/b",
+    ]
+    late = run("--url", nowhere["PATHKV_URL"], "ls", "/order/", *given)
+    assert late.returncode == 0 and late.stdout.splitlines() == ["/order/a", "/order/b"]
+    one_line_error(run(*given, "ls", "--url", nowhere["PATHKV_URL"]), 6, "cannot reach")
 
 
 def test_a_closed_pipe_is_not_an_error(tenant_env: dict[str, str]) -> None:

@@ -26,7 +26,8 @@ EXIT_INTERRUPTED = 130
     "4 precondition failed, 5 not signed in or not allowed, 6 unavailable.",
 )
 @click.version_option(__version__, prog_name="pathkv", message="%(prog)s %(version)s")
-def group() -> None:
+@remote.server_options
+def group(url: str, token: str | None) -> None:
     """pathkv: JSON documents at any URL path, over HTTP."""
 
 
@@ -56,8 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(str(exc))
         return exc.code
     except PathkvError as exc:
-        fail(exc.detail if not exc.status_code else f"{exc.detail} ({exc.status_code} {exc.slug})")
-        return code_for_status(exc.status_code)
+        fail(exc.detail if not exc.status else f"{exc.detail} ({exc.status} {exc.slug})")
+        return code_for_status(exc.status)
     except BrokenPipeError:
         silence_stdout()
         return 0

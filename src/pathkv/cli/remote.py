@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from pathkv.cli.output import EXIT_USAGE, CliError, json_line, rows, show_json, terminal
 from pathkv.client import Client
@@ -18,8 +19,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-def http_options(command: F) -> F:
-    """--url, --token and --timeout, each also an environment variable."""
+def server_options(command: F) -> F:
+    """--url and --token, each also an environment variable: given to ``pathkv`` itself
+    (``pathkv --url URL get /a``) or to the command (``pathkv get /a --url URL``)."""
     for option in reversed(
         (
             click.option(
@@ -32,13 +34,18 @@ def http_options(command: F) -> F:
             click.option(
                 "--token", envvar="PATHKV_TOKEN", help="a bearer token (env PATHKV_TOKEN)"
             ),
-            click.option(
-                "--timeout", type=float, default=10.0, show_default=True, help="seconds per request"
-            ),
         )
     ):
         command = option(command)
     return command
+
+
+def http_options(command: F) -> F:
+    """--url, --token and --timeout."""
+    command = click.option(
+        "--timeout", type=float, default=10.0, show_default=True, help="seconds per request"
+    )(command)
+    return server_options(command)
 
 
 def json_option(command: F) -> F:
@@ -46,14 +53,33 @@ def json_option(command: F) -> F:
 
 
 def connect(url: str, token: str | None, timeout: float) -> Client:
+    """A client for the server named on the command line: the command's own --url and
+    --token, else those given to ``pathkv``, else PATHKV_URL and PATHKV_TOKEN."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.parent is not None:
+        root = context.find_root()
+
+        def chosen(name: str, own: Any) -> Any:
+            if context.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                return own
+            if root.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                return root.params[name]
+            return own
+
+        url, token = chosen("url", url), chosen("token", token)
     try:
         return Client(url, token=token or None, timeout=timeout)
     except ValueError as exc:
         raise CliError(f"--url: {exc}") from None
 
 
-def read_document(source: str) -> dict[str, Any]:
-    """JSON given inline, ``-`` for standard input, ``@FILE`` for a file's content."""
+def read_document(source: str | None) -> dict[str, Any]:
+    """JSON given inline, ``-`` (or nothing, from a pipe) for standard input, ``@FILE`` for
+    a file's content."""
+    if source is None:
+        if sys.stdin.isatty():
+            raise CliError("give the document: JSON, - for standard input, or @FILE")
+        source = "-"
     if source == "-":
         text, where = sys.stdin.read(), "standard input"
     elif source.startswith("@"):
@@ -88,14 +114,14 @@ def get(path: str, meta: bool, url: str, token: str | None, timeout: float) -> N
 
 @click.command()
 @click.argument("path")
-@click.argument("document", metavar="JSON|-|@FILE")
+@click.argument("document", metavar="[JSON|-|@FILE]", required=False)
 @click.option("--ttl", type=click.IntRange(min=1), help="seconds it lives")
 @click.option("--if-match", metavar="ETAG", help="replace only this version")
 @click.option("--create", is_flag=True, help="create only (fails if it exists)")
 @http_options
 def put(
     path: str,
-    document: str,
+    document: str | None,
     ttl: int | None,
     if_match: str | None,
     create: bool,
@@ -103,7 +129,8 @@ def put(
     token: str | None,
     timeout: float,
 ) -> None:
-    """Store a JSON object at PATH; prints its metadata (with its ETag)."""
+    """Store a JSON object at PATH (from standard input when not given); prints its
+    metadata (with its ETag)."""
     data = read_document(document)
     if create and if_match:
         raise CliError("--create and --if-match do not go together", EXIT_USAGE)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, KeysView, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -30,8 +30,26 @@ class Retry(enum.Enum):
     fail its own precondition or make a second token."""
 
 
+class Fields:
+    """Read as attributes (``meta.etag``) or by the API's JSON names (``meta["etag"]``,
+    ``dict(meta)``)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.__dataclass_fields__:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def keys(self) -> KeysView[str]:
+        return self.__dataclass_fields__.keys()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self.__dataclass_fields__ else default
+
+
 @dataclass(frozen=True)
-class Meta:
+class Meta(Fields):
     """The metadata view of a document (``GET /<path>?meta=1``, and every write's answer)."""
 
     path: str
@@ -48,13 +66,13 @@ class Meta:
 
 
 @dataclass(frozen=True)
-class Hit:
+class Hit(Fields):
     path: str
     hits: int
 
 
 @dataclass(frozen=True)
-class Entry:
+class Entry(Fields):
     """One name in a level listing: a document, or a folder (a prefix ending in ``/``)."""
 
     path: str

@@ -19,7 +19,7 @@ TYPE_PREFIX = "urn:pathkv:problem:"
 class PathkvError(Exception):
     """Any error the client reports; ``problem`` holds the problem+json members."""
 
-    status: ClassVar[int] = 500
+    default_status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
 
     def __init__(
@@ -32,9 +32,15 @@ class PathkvError(Exception):
     ) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.status_code = status if status is not None else self.status
+        self.status = status if status is not None else self.default_status
+        """The answer's HTTP status (0: there was no answer)."""
         self.problem: dict[str, Any] = problem or {}
         self.headers = headers if headers is not None else httpx.Headers()
+
+    @property
+    def status_code(self) -> int:
+        """``status``, by httpx's name for it."""
+        return self.status
 
     @property
     def title(self) -> str | None:
@@ -53,11 +59,11 @@ class PathkvError(Exception):
         return str(self.problem.get("type", TYPE_PREFIX + self.slug))
 
     def __str__(self) -> str:
-        return f"{self.status_code} {self.detail}" if self.status_code else self.detail
+        return f"{self.status} {self.detail}" if self.status else self.detail
 
 
 class BadRequest(PathkvError):
-    status, slug = 400, "bad-request"
+    default_status, slug = 400, "bad-request"
 
 
 class InvalidPath(BadRequest):
@@ -77,37 +83,37 @@ class IncompleteBody(BadRequest):
 
 
 class Unauthorized(PathkvError):
-    status, slug = 401, "unauthorized"
+    default_status, slug = 401, "unauthorized"
 
 
 class Forbidden(PathkvError):
-    status, slug = 403, "forbidden"
+    default_status, slug = 403, "forbidden"
 
 
 class NotFound(PathkvError):
-    status, slug = 404, "not-found"
+    default_status, slug = 404, "not-found"
 
 
 class MethodNotAllowed(PathkvError):
-    status, slug = 405, "method-not-allowed"
+    default_status, slug = 405, "method-not-allowed"
 
 
 class RequestTimeout(PathkvError):
-    status, slug = 408, "request-timeout"
+    default_status, slug = 408, "request-timeout"
 
 
 class Conflict(PathkvError):
-    status, slug = 409, "conflict"
+    default_status, slug = 409, "conflict"
 
 
 class CursorExpired(PathkvError):
-    status, slug = 410, "cursor-expired"
+    default_status, slug = 410, "cursor-expired"
 
 
 class PreconditionFailed(PathkvError):
     """The ETag moved on (or the document exists, with ``if_none_match="*"``)."""
 
-    status, slug = 412, "precondition-failed"
+    default_status, slug = 412, "precondition-failed"
 
     @property
     def etag(self) -> str | None:
@@ -117,19 +123,19 @@ class PreconditionFailed(PathkvError):
 
 
 class PayloadTooLarge(PathkvError):
-    status, slug = 413, "payload-too-large"
+    default_status, slug = 413, "payload-too-large"
 
 
 class PathTooLong(PathkvError):
-    status, slug = 414, "path-too-long"
+    default_status, slug = 414, "path-too-long"
 
 
 class UnsupportedMediaType(PathkvError):
-    status, slug = 415, "unsupported-media-type"
+    default_status, slug = 415, "unsupported-media-type"
 
 
 class RateLimited(PathkvError):
-    status, slug = 429, "rate-limited"
+    default_status, slug = 429, "rate-limited"
 
     @property
     def retry_after(self) -> float:
@@ -141,11 +147,11 @@ class RateLimited(PathkvError):
 
 
 class QuotaExceeded(PathkvError):
-    status, slug = 507, "quota-exceeded"
+    default_status, slug = 507, "quota-exceeded"
 
 
 class InternalError(PathkvError):
-    status, slug = 500, "internal-error"
+    default_status, slug = 500, "internal-error"
 
 
 class DamagedDocument(InternalError):
@@ -155,7 +161,7 @@ class DamagedDocument(InternalError):
 class Unavailable(PathkvError):
     """The service cannot answer now; trying again later may work."""
 
-    status, slug = 503, "store-unavailable"
+    default_status, slug = 503, "store-unavailable"
 
 
 class Busy(Unavailable):
@@ -167,13 +173,13 @@ class NotReady(Unavailable):
 
 
 class StoreTimeout(Unavailable):
-    status, slug = 504, "store-timeout"
+    default_status, slug = 504, "store-timeout"
 
 
 class ConnectionFailed(Unavailable):
     """No answer at all: refused, reset, timed out, or a name that does not resolve."""
 
-    status, slug = 0, "connection-failed"
+    default_status, slug = 0, "connection-failed"
 
 
 def _classes(root: type[PathkvError]) -> list[type[PathkvError]]:
@@ -185,7 +191,7 @@ def _classes(root: type[PathkvError]) -> list[type[PathkvError]]:
 
 BY_SLUG: dict[str, type[PathkvError]] = {c.slug: c for c in _classes(PathkvError)}
 BY_STATUS: dict[int, type[PathkvError]] = {
-    c.status: c for c in reversed(_classes(PathkvError)[1:]) if c.status
+    c.default_status: c for c in reversed(_classes(PathkvError)[1:]) if c.default_status
 }
 # A proxy in front of pathkv answers these when it cannot reach it.
 BY_STATUS.update({502: Unavailable, 503: Unavailable, 504: Unavailable})

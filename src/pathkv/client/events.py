@@ -8,9 +8,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathkv.client.calls import Fields
+
 
 @dataclass(frozen=True)
-class Event:
+class Event(Fields):
     """One change (``put``, ``delete``, ``expire``), or ``reset``: the feed could not resume
     from where this client was (list again, then go on from the present)."""
 
