@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import PathkvServer, RedisServer, redis_binaries
+from tests.servers import PathkvServer, RedisCluster, RedisServer, redis_binaries
 
 ServerRunner = Callable[[PathkvServer], PathkvServer]
 
@@ -23,8 +23,37 @@ def redis_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         server.stop()
 
 
+# The binaries whose clusters the contract suite runs on (Redis 7 and Valkey 8).
+CLUSTER_BINARIES = ("redis", "valkey")
+
+
 def store_kinds() -> list[str]:
-    return ["sqlite", *(f"redis:{name}" for name in redis_binaries())]
+    """Every store the contract suite runs on: SQLite, each Redis-compatible server, and a
+    3-primary, 3-replica cluster of Redis and of Valkey."""
+    found = redis_binaries()
+    return [
+        "sqlite",
+        *(f"redis:{name}" for name in found),
+        *(f"cluster:{name}" for name in CLUSTER_BINARIES if name in found),
+    ]
+
+
+@pytest.fixture(scope="session")
+def redis_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RedisCluster]]:
+    """One 3+3 cluster per binary of CLUSTER_BINARIES, started on first use."""
+    clusters: dict[str, RedisCluster] = {}
+    for name, binary in redis_binaries().items():
+        if name in CLUSTER_BINARIES:
+            cluster = RedisCluster(binary, tmp_path_factory.mktemp(f"cluster-{name}"))
+            try:
+                cluster.start()
+            except BaseException:
+                cluster.stop()
+                raise
+            clusters[name] = cluster
+    yield clusters
+    for cluster in clusters.values():
+        cluster.stop()
 
 
 @pytest.fixture

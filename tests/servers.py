@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (the port + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
 
 
 def wait_for_port(
@@ -135,6 +149,94 @@ class RedisServer:
             self.proc.send_signal(sig)
             self.proc.wait(10)
         self.proc = None
+
+
+SLOTS = 16384
+
+
+@dataclass
+class RedisCluster:
+    """A Redis (or Valkey) Cluster on loopback: ``primaries`` primaries with ``replicas``
+    replicas each, every node a RedisServer of its own, joined with CLUSTER commands (MEET,
+    ADDSLOTS, REPLICATE: no redis-cli needed, so every binary works)."""
+
+    binary: Path
+    workdir: Path
+    primaries: int = 3
+    replicas: int = 1
+    node_timeout_ms: int = 2000
+    nodes: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        seeds = ",".join(f"127.0.0.1:{node.port}" for node in self.nodes[: self.primaries])
+        return f"redis+cluster://{seeds}"
+
+    def start(self) -> None:
+        for i in range(self.primaries * (1 + self.replicas)):
+            where = self.workdir / f"node{i}"
+            node = RedisServer(
+                self.binary,
+                where,
+                port=free_cluster_port(),
+                extra=(
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    str(where / "nodes.conf"),
+                    "--cluster-node-timeout",
+                    str(self.node_timeout_ms),
+                ),
+            )
+            node.start()
+            self.nodes.append(node)
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            first.command("CLUSTER", "MEET", "127.0.0.1", str(node.port))
+        share = SLOTS // self.primaries
+        for i, node in enumerate(self.nodes[: self.primaries]):
+            end = SLOTS if i == self.primaries - 1 else (i + 1) * share
+            assert node.command("CLUSTER", "ADDSLOTS", *map(str, range(i * share, end))) == (
+                b"+OK\r\n"
+            )
+        self._until(lambda: all(self._known(n) == len(self.nodes) for n in self.nodes))
+        for i, replica in enumerate(self.nodes[self.primaries :]):
+            primary = self.nodes[i % self.primaries]
+            reply = replica.command("CLUSTER", "REPLICATE", self.node_id(primary))
+            assert reply == b"+OK\r\n", reply
+        self._until(
+            lambda: all(b"cluster_state:ok" in n.command("CLUSTER", "INFO") for n in self.nodes)
+        )
+        # A replica that has not synced yet would not be promoted if its primary died.
+        self._until(
+            lambda: all(n.info("master_link_status") == "up" for n in self.nodes[self.primaries :])
+        )
+
+    @staticmethod
+    def _lines(node: RedisServer, *command: str) -> list[str]:
+        """The lines of a bulk reply (``$<length>`` first)."""
+        return node.command(*command).decode().splitlines()[1:]
+
+    def node_id(self, node: RedisServer) -> str:
+        for line in self._lines(node, "CLUSTER", "NODES"):
+            if "myself" in line:
+                return line.split()[0]
+        raise KeyError("myself")
+
+    def _known(self, node: RedisServer) -> int:
+        return sum(1 for line in self._lines(node, "CLUSTER", "NODES") if " connected" in line)
+
+    @staticmethod
+    def _until(condition: Callable[[], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the cluster did not form")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 @dataclass

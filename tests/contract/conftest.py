@@ -12,17 +12,17 @@ from pathkv.core.etags import Expect
 from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.stores.registry import open_store
 from tests.conftest import store_kinds
-from tests.servers import RedisServer
 
 OTHER = Namespace("acme")
 NAMESPACES = [DEFAULT, OTHER]
 
 
-def settings_for(kind: str, tmp_path: Path, redis_servers: dict[str, RedisServer]) -> Settings:
+def settings_for(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     if kind == "sqlite":
         return Settings(store=f"sqlite:///{tmp_path / 'contract.db'}", hit_flush_interval=0.1)
-    server = redis_servers[kind.split(":", 1)[1]]
-    return Settings(store=server.url, redis_prefix=f"t{uuid.uuid4().hex[:8]}:")
+    family, _, name = kind.partition(":")
+    servers = request.getfixturevalue("redis_clusters" if family == "cluster" else "redis_servers")
+    return Settings(store=servers[name].url, redis_prefix=f"t{uuid.uuid4().hex[:8]}:")
 
 
 class InNamespace:
@@ -70,11 +70,10 @@ class InNamespace:
 
 
 @pytest.fixture(params=store_kinds())
-async def engine(
-    request: pytest.FixtureRequest, tmp_path: Path, redis_servers: dict[str, RedisServer]
-) -> AsyncIterator[Store]:
-    """The same contract, run against every engine: a real SQLite file, real Redis servers."""
-    opened = open_store(settings_for(request.param, tmp_path, redis_servers))
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The same contract, run against every engine: a real SQLite file, real Redis servers,
+    real Redis and Valkey Clusters."""
+    opened = open_store(settings_for(request.param, tmp_path, request))
     await opened.open()
     yield opened
     await opened.close()

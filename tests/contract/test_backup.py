@@ -39,7 +39,7 @@ async def test_export_import_round_trip(
     assert all(b'"namespace":"%s"' % store.ns.name.encode() in line for line in mine)
 
     target_settings = settings_for(
-        request.node.callspec.params["engine"], tmp_path / "target", redis_servers
+        request.node.callspec.params["engine"], tmp_path / "target", request
     )
     (tmp_path / "target").mkdir()
     target = open_store(target_settings)

@@ -92,6 +92,28 @@ def test_sentinel_urls() -> None:
         assert "pw" not in str(caught.value)
 
 
+def test_cluster_urls() -> None:
+    options = redis_options(Settings(store="redis+cluster://app:pw@10.0.0.1:7000,[::1]:7001"))
+    assert options.cluster == (("10.0.0.1", 7000), ("::1", 7001))
+    assert (options.username, options.password, options.database) == ("app", "pw", 0)
+    assert options.address == "redis+cluster://10.0.0.1:7000,::1:7001"
+    # every key under one hash tag: one slot, so every script's keys are on one node
+    assert options.prefix == "{pathkv}:"
+    tagged = redis_options(Settings(store="redis+cluster://h:1", redis_prefix="{team-a}:kv:"))
+    assert tagged.prefix == "{team-a}:kv:"
+    assert redis_options(Settings(store="redis://h:1")).prefix == "pathkv:"
+    assert engine_for("rediss+cluster://h:1").name == "redis"
+    assert redis_options(Settings(store="rediss+cluster://h:1,h:2/")).tls is True
+    for bad, why in (
+        ("redis+cluster://h", "host:port"),
+        ("redis+cluster://h:1,h/", "host:port"),
+        ("redis+cluster://u:pw@h:1/3", "one database"),
+    ):
+        with pytest.raises(ConfigError, match=why) as caught:
+            redis_options(Settings(store=bad))
+        assert "pw" not in str(caught.value)
+
+
 def test_waiting_for_replicas_lengthens_the_request_timeout() -> None:
     config: object = _config(
         "redis://localhost", redis_timeout=0.5, redis_wait_replicas=1, redis_wait_timeout=2.0

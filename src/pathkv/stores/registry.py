@@ -13,7 +13,13 @@ from urllib.parse import urlsplit
 
 from pathkv.config import ConfigError, Settings
 from pathkv.core.contract import Store
-from pathkv.stores.redis.options import SENTINEL_SCHEMES, RedisOptions, RedisURLError, parse_url
+from pathkv.stores.redis.options import (
+    CLUSTER_SCHEMES,
+    SENTINEL_SCHEMES,
+    RedisOptions,
+    RedisURLError,
+    parse_url,
+)
 from pathkv.stores.sqlite.options import SQLiteOptions, SQLiteURLError, sqlite_path
 
 
@@ -49,6 +55,15 @@ def _build_sqlite(settings: Settings, create: bool) -> Store:
     return SQLiteStore(_sqlite_options(settings, create))
 
 
+def cluster_prefix(prefix: str) -> str:
+    """On a Redis Cluster every key pathkv writes carries one hash tag, so that every
+    script's keys share one slot (``pathkv:`` becomes ``{pathkv}:``); a prefix that already
+    holds one is kept as given."""
+    if "{" in prefix and "}" in prefix.partition("{")[2]:
+        return prefix
+    return "{" + prefix.rstrip(":") + "}:"
+
+
 def redis_options(settings: Settings) -> RedisOptions:
     try:
         connection = parse_url(settings.store)
@@ -56,7 +71,9 @@ def redis_options(settings: Settings) -> RedisOptions:
         raise ConfigError(str(exc)) from None
     return RedisOptions(
         **connection,  # type: ignore[arg-type]
-        prefix=settings.redis_prefix,
+        prefix=cluster_prefix(settings.redis_prefix)
+        if connection.get("cluster")
+        else (settings.redis_prefix),
         pool_size=settings.redis_pool_size,
         connect_timeout=settings.redis_connect_timeout,
         timeout=settings.redis_timeout,
@@ -102,7 +119,7 @@ ENGINES = (
     Engine("sqlite", ("sqlite",), True, False, _build_sqlite, _sqlite_location, _no_problem),
     Engine(
         "redis",
-        ("redis", "rediss", *SENTINEL_SCHEMES),
+        ("redis", "rediss", *SENTINEL_SCHEMES, *CLUSTER_SCHEMES),
         False,
         True,
         _build_redis,

@@ -35,6 +35,8 @@ class RedisOptions:
     then name the primary last found)."""
     master: str | None = None
     """The name the sentinels know the primary by."""
+    cluster: tuple[tuple[str, int], ...] = ()
+    """With ``redis+cluster://``: seed nodes of a Redis (or Valkey) Cluster."""
     wait_replicas: int = 0
     """Replicas each write must reach before it is acknowledged (WAIT), 0: none."""
     wait_timeout: float = 1.0
@@ -44,6 +46,8 @@ class RedisOptions:
     def address(self) -> str:
         """Where the server is, without credentials (for logs)."""
         scheme = "rediss" if self.tls else "redis"
+        if self.cluster:
+            return f"{scheme}+cluster://" + ",".join(f"{h}:{p}" for h, p in self.cluster)
         if self.sentinels:
             hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
             return f"{scheme}+sentinel://{hosts}/{self.master}/{self.database}"
@@ -51,14 +55,18 @@ class RedisOptions:
 
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 
 
 def parse_url(url: str) -> dict[str, object]:
     """The connection fields of ``redis://[[user]:password@]host[:port][/db]`` (or rediss),
-    or of ``redis+sentinel://[[user]:password@]host:port[,host:port...]/<master>[/db]``."""
+    of ``redis+sentinel://[[user]:password@]host:port[,host:port...]/<master>[/db]``, or of
+    ``redis+cluster://[[user]:password@]host:port[,host:port...]``."""
     parts = urlsplit(url)
     if parts.scheme in SENTINEL_SCHEMES:
         return _parse_sentinel_url(url, parts.scheme)
+    if parts.scheme in CLUSTER_SCHEMES:
+        return _parse_cluster_url(url, parts.scheme)
     if parts.scheme not in ("redis", "rediss"):
         raise RedisURLError(f"store URL {url!r}: use redis://host:port/db or rediss://...")
     try:
@@ -80,33 +88,56 @@ def parse_url(url: str) -> dict[str, object]:
     }
 
 
-def _parse_sentinel_url(url: str, scheme: str) -> dict[str, object]:
-    """Several hosts in one URL: urlsplit cannot read their ports, so split by hand."""
+def _parse_hosts(
+    url: str, scheme: str, what: str, example: str
+) -> tuple[list[tuple[str, int]], dict[str, object], str]:
+    """Several hosts in one URL (urlsplit cannot read their ports, so split by hand): the
+    hosts, the credentials' fields, and the path after them."""
     rest = url[len(scheme) + 3 :]
     netloc, _, path = rest.partition("/")
     credentials, _, hosts = netloc.rpartition("@")
     username, _, password = credentials.partition(":") if credentials else ("", "", "")
-    sentinels: list[tuple[str, int]] = []
+    found: list[tuple[str, int]] = []
     for item in hosts.split(","):
         host, _, port = item.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise RedisURLError(
-                f"store URL {_masked(url)!r}: every sentinel is host:port "
-                f"(redis+sentinel://host:26379,host:26379/<master>[/db]), not {item!r}"
+                f"store URL {_masked(url)!r}: every {what} is host:port ({example}), not {item!r}"
             )
-        sentinels.append((host.strip("[]"), int(port)))
+        found.append((host.strip("[]"), int(port)))
+    fields: dict[str, object] = {
+        "host": found[0][0],
+        "port": found[0][1],
+        "tls": scheme.startswith("rediss"),
+        "username": unquote(username) if username else None,
+        "password": unquote(password) if credentials and ":" in credentials else None,
+    }
+    return found, fields, path
+
+
+def _parse_cluster_url(url: str, scheme: str) -> dict[str, object]:
+    nodes, fields, path = _parse_hosts(
+        url, scheme, "seed node", "redis+cluster://host:6379,host:6379"
+    )
+    if path.strip("/") not in ("", "0"):
+        raise RedisURLError(
+            f"store URL {_masked(url)!r}: a Redis Cluster has one database, 0: give no /db"
+        )
+    return {**fields, "database": 0, "cluster": tuple(nodes)}
+
+
+def _parse_sentinel_url(url: str, scheme: str) -> dict[str, object]:
+    sentinels, fields, path = _parse_hosts(
+        url, scheme, "sentinel", "redis+sentinel://host:26379,host:26379/<master>[/db]"
+    )
     master, _, database = path.partition("/")
     if not master:
         raise RedisURLError(f"store URL {_masked(url)!r}: name the primary: .../<master>[/db]")
     if database.strip("/") and not database.strip("/").isdigit():
         raise RedisURLError(f"store URL {_masked(url)!r}: the database must be a number")
     return {
-        "host": sentinels[0][0],
-        "port": sentinels[0][1],
+        **fields,
         "database": int(database.strip("/") or 0),
-        "tls": scheme.startswith("rediss"),
-        "username": unquote(username) if username else None,
-        "password": unquote(password) if credentials and ":" in credentials else None,
         "sentinels": tuple(sentinels),
         "master": unquote(master),
     }

@@ -27,17 +27,23 @@ from typing import Any
 import msgpack
 from glide import (
     AdvancedGlideClientConfiguration,
+    AdvancedGlideClusterClientConfiguration,
     BackoffStrategy,
     CircuitBreakerError,
     ClientCircuitBreakerConfiguration,
     GlideClient,
     GlideClientConfiguration,
+    GlideClusterClient,
+    GlideClusterClientConfiguration,
     GlideError,
     Logger,
     LogLevel,
     NodeAddress,
+    PeriodicChecksManualInterval,
     Script,
     ServerCredentials,
+    SlotKeyRoute,
+    SlotType,
 )
 from glide import TimeoutError as GlideTimeout
 
@@ -104,6 +110,8 @@ COMPRESS_LEVEL = 1
 # With Sentinel: the shortest time between two questions to the sentinels (they are asked
 # when the primary fails a request, and with every health check).
 FOLLOW_PAUSE = 0.25
+# On a cluster: seconds between two checks of its topology (who serves which slots).
+TOPOLOGY_CHECK = 1
 
 
 def waited(options: RedisOptions) -> float:
@@ -113,27 +121,23 @@ def waited(options: RedisOptions) -> float:
 
 def client_config(
     options: RedisOptions, request_timeout: float | None = None
-) -> GlideClientConfiguration:
+) -> GlideClientConfiguration | GlideClusterClientConfiguration:
     credentials = None
     if options.password is not None:
         credentials = ServerCredentials(password=options.password, username=options.username)
-    return GlideClientConfiguration(
-        [NodeAddress(options.host, options.port)],
-        use_tls=options.tls,
-        credentials=credentials,
-        database_id=options.database,
-        request_timeout=int((request_timeout or options.timeout + waited(options)) * 1000),
-        reconnect_strategy=BackoffStrategy(
+    common: dict[str, Any] = {
+        "use_tls": options.tls,
+        "credentials": credentials,
+        "request_timeout": int((request_timeout or options.timeout + waited(options)) * 1000),
+        "reconnect_strategy": BackoffStrategy(
             num_of_retries=options.retries, factor=50, exponent_base=2
         ),
-        advanced_config=AdvancedGlideClientConfiguration(
-            connection_timeout=int(options.connect_timeout * 1000)
-        ),
-        client_name="pathkv",
-        lazy_connect=True,
+        "client_name": "pathkv",
+        "lazy_connect": True,
         # Fail fast while Redis is unreachable: after a few failed or timed-out calls the
-        # client rejects requests at once (503) and lets one probe through every second.
-        client_circuit_breaker=ClientCircuitBreakerConfiguration(
+        # client rejects requests at once (503) and lets one probe through every second
+        # (one server only).
+        "client_circuit_breaker": ClientCircuitBreakerConfiguration(
             window_size_ms=5000,
             failure_rate_threshold=0.5,
             min_errors=3,
@@ -141,7 +145,36 @@ def client_config(
             count_timeouts=True,
             consecutive_successes=1,
         ),
+    }
+    connect = int(options.connect_timeout * 1000)
+    if options.cluster:
+        # One breaker for the whole client would shut every node out for one that failed.
+        del common["client_circuit_breaker"]
+        return GlideClusterClientConfiguration(
+            [NodeAddress(host, port) for host, port in options.cluster],
+            advanced_config=AdvancedGlideClusterClientConfiguration(connection_timeout=connect),
+            # Tuning: the client asks the cluster for its slots every second (CLUSTER
+            # SLOTS, one small reply) instead of every minute, so a promoted replica is
+            # found about a second after the cluster has failed over.
+            periodic_checks=PeriodicChecksManualInterval(duration_in_sec=TOPOLOGY_CHECK),
+            **common,
+        )
+    return GlideClientConfiguration(
+        [NodeAddress(options.host, options.port)],
+        database_id=options.database,
+        advanced_config=AdvancedGlideClientConfiguration(connection_timeout=connect),
+        **common,
     )
+
+
+async def create_client(config: GlideClientConfiguration | GlideClusterClientConfiguration) -> Any:
+    """A client for one server, or for a cluster (it follows the slots and redirections)."""
+    try:
+        if isinstance(config, GlideClusterClientConfiguration):
+            return await GlideClusterClient.create(config)
+        return await GlideClient.create(config)
+    except GlideError as exc:
+        raise StoreError(f"cannot create Redis client: {exc}") from exc
 
 
 def _condition(expect: Expect | None) -> tuple[str, list[str]]:
@@ -238,6 +271,10 @@ class RedisStore(Store):
         self._config = client_config(options)
         self._prefix = options.prefix
         self._changes = options.prefix + CHANGES
+        # On a cluster every key shares the prefix's hash tag, so one slot: commands that
+        # name no key (PING, INFO, TIME, SCAN...) go to the primary that serves it.
+        self._route = SlotKeyRoute(SlotType.PRIMARY, options.prefix) if options.cluster else None
+        self._route_keys: list[str] = [options.prefix] if options.cluster else []
         # The feed's reader blocks (XREAD BLOCK): on a connection of its own, made on first use.
         self._feed_client: Any = None
         self._bases: dict[str, str] = {DEFAULT.name: options.prefix}
@@ -299,10 +336,7 @@ class RedisStore(Store):
 
     async def _new_clients(self) -> list[Any]:
         self._config = client_config(self.options)
-        try:
-            return [await GlideClient.create(self._config) for _ in range(self._pool_size)]
-        except GlideError as exc:
-            raise StoreError(f"cannot create Redis client: {exc}") from exc
+        return [await create_client(self._config) for _ in range(self._pool_size)]
 
     async def _follow(self) -> None:
         """Ask the sentinels where the primary is; when it moved (a failover), connect to
@@ -362,14 +396,14 @@ class RedisStore(Store):
                 await client.close()
 
     async def ping(self) -> None:
-        await self._call(lambda c: c.custom_command(["PING"]))
+        await self._call(lambda c: self._command(c, ["PING"]))
 
     async def health(self) -> StoreHealth:
         """The server's version (which scripts to use) and whether its maxmemory-policy
         keeps documents; asked at start and every few seconds, so a Redis that comes back
         or is replaced (reconnect, failover) is checked again."""
         self._ask_sentinels()
-        info = _text(await self._call(lambda c: c.custom_command(["INFO", "server"])))
+        info = _text(await self._call(lambda c: self._command(c, ["INFO", "server"])))
         flags = _major_version(info) >= 7
         if flags != self._flags:
             self._use_scripts(flags)
@@ -391,7 +425,7 @@ class RedisStore(Store):
         """maxmemory-policy, from CONFIG GET, or INFO where CONFIG is not allowed."""
         try:
             reply = await self._call(
-                lambda c: c.custom_command(["CONFIG", "GET", "maxmemory-policy"])
+                lambda c: self._command(c, ["CONFIG", "GET", "maxmemory-policy"])
             )
             if isinstance(reply, dict):
                 return _text(next(iter(reply.values())))
@@ -399,7 +433,7 @@ class RedisStore(Store):
                 return _text(reply[1])
         except StoreError:
             pass
-        info = _text(await self._call(lambda c: c.custom_command(["INFO", "memory"])))
+        info = _text(await self._call(lambda c: self._command(c, ["INFO", "memory"])))
         for line in info.splitlines():
             if line.startswith("maxmemory_policy:"):
                 return line.split(":", 1)[1].strip()
@@ -447,8 +481,16 @@ class RedisStore(Store):
         self._unreachable_until = 0.0
         return result
 
+    def _command(self, client: Any, command: list[Any]) -> Any:
+        if self._route is None:
+            return client.custom_command(command)
+        return client.custom_command(command, route=self._route)
+
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         script = self._scripts[name]
+        # A cluster client sends a script to the node of its first key: one that takes
+        # none is given the prefix (its slot), which it does not read.
+        keys = keys or self._route_keys
         return await self._call(lambda c: c.invoke_script(script, keys=keys, args=args))
 
     def _base(self, ns: Namespace) -> str:
@@ -502,6 +544,7 @@ class RedisStore(Store):
         many replicas in time is not acknowledged (503: it is on the primary, perhaps
         nowhere else, and a failover would lose it)."""
         script = self._scripts[name]
+        keys = keys or self._route_keys
         wanted = self.options.wait_replicas
         if not wanted:
             return await self._call(lambda c: c.invoke_script(script, keys=keys, args=args))
@@ -509,7 +552,7 @@ class RedisStore(Store):
 
         async def replicated(client: Any) -> tuple[Any, int]:
             result = await client.invoke_script(script, keys=keys, args=args)
-            return result, int(await client.custom_command(wait))
+            return result, int(await self._command(client, wait))
 
         result, reached = await self._call(replicated)
         if reached < wanted:
@@ -792,10 +835,7 @@ class RedisStore(Store):
         # (a blocking command would hold up every request pipelined on a shared one).
         if self._feed_client is None:
             config = client_config(self.options, FEED_WAIT_LIMIT + self.options.timeout)
-            try:
-                self._feed_client = await GlideClient.create(config)
-            except GlideError as exc:
-                raise StoreError(f"cannot create Redis client: {exc}") from exc
+            self._feed_client = await create_client(config)
         command = [
             "XREAD",
             "COUNT",
@@ -808,7 +848,7 @@ class RedisStore(Store):
         ]
         try:
             async with asyncio.timeout(wait + self._deadline):
-                arrived = await self._feed_client.custom_command(command)
+                arrived = await self._command(self._feed_client, command)
         except (GlideTimeout, TimeoutError) as exc:
             raise StoreTimeoutError("Redis did not answer in time") from exc
         except (GlideError, OSError) as exc:
@@ -817,7 +857,7 @@ class RedisStore(Store):
 
     async def present(self) -> Position:
         reply = await self._call(
-            lambda c: c.custom_command(["XREVRANGE", self._changes, "+", "-", "COUNT", "1"])
+            lambda c: self._command(c, ["XREVRANGE", self._changes, "+", "-", "COUNT", "1"])
         )
         items = list(reply.keys() if isinstance(reply, dict) else (e[0] for e in reply or []))
         floor = await self._floor()
@@ -826,7 +866,7 @@ class RedisStore(Store):
     async def trim_changes(self, now: int, max_age_ms: int, max_events: int) -> None:
         # Redis' clock decides the age, as it does expiry.
         del now
-        clock = await self._call(lambda c: c.custom_command(["TIME"]))
+        clock = await self._call(lambda c: self._command(c, ["TIME"]))
         oldest = int(_text(clock[0])) * 1000 + int(_text(clock[1])) // 1000 - max_age_ms
         arguments = [f"{max(oldest, 0)}-0", str(max_events), str(TRIM_CHUNK)]
         while (
@@ -859,16 +899,16 @@ class RedisStore(Store):
             cursor: Any = "0"
             while True:
                 cursor, found = await self._call(
-                    lambda c, at=cursor, p=pattern: c.custom_command(
-                        ["SCAN", at, "MATCH", p, "COUNT", "500"]
+                    lambda c, at=cursor, p=pattern: self._command(
+                        c, ["SCAN", at, "MATCH", p, "COUNT", "500"]
                     )
                 )
                 if found:
-                    await self._call(lambda c, keys=found: c.custom_command(["UNLINK", *keys]))
+                    await self._call(lambda c, keys=found: self._command(c, ["UNLINK", *keys]))
                 if _text(cursor) == "0":
                     break
         if named:
-            await self._call(lambda c: c.custom_command(["UNLINK", *named]))
+            await self._call(lambda c: self._command(c, ["UNLINK", *named]))
         await self._call(lambda c: c.srem(self._prefix + NAMESPACES, [ns.name]))
         self._expiry_indexed.discard(base)
 
