@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerRunner
+from tests.robustness.failover import kill_under_writes
 from tests.servers import PathkvServer, RedisServer, free_port, redis_binaries, wait_for_port
 
 MASTER = "pkv"
@@ -97,37 +97,6 @@ def group(tmp_path: Path) -> Iterator[Group]:
         server.stop(signal.SIGKILL)
 
 
-@dataclass
-class Writes:
-    """PUTs from a thread, one at a time: which were acknowledged, and when."""
-
-    base: str
-    acknowledged: list[tuple[int, float]] = field(default_factory=list)
-    refused: list[tuple[int, float, int]] = field(default_factory=list)
-    stopping: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        n = 0
-        with httpx.Client(base_url=self.base, timeout=5) as client:
-            while not self.stopping.is_set():
-                n += 1
-                try:
-                    status = client.put(f"/w/{n}", json={"n": n}).status_code
-                except httpx.HTTPError:
-                    status = 0
-                now = time.monotonic()
-                if status in (200, 201):
-                    self.acknowledged.append((n, now))
-                else:
-                    self.refused.append((n, now, status))
-                    time.sleep(0.02)
-
-
-def lost(base: str, numbers: list[int]) -> list[int]:
-    with httpx.Client(base_url=base, timeout=5) as client:
-        return [n for n in numbers if client.get(f"/w/{n}").status_code != 200]
-
-
 @pytest.mark.parametrize("wait_replicas", [0, 1])
 def test_pathkv_follows_a_failover_without_a_restart(
     group: Group, tmp_path: Path, run_server: ServerRunner, wait_replicas: int
@@ -142,46 +111,19 @@ def test_pathkv_follows_a_failover_without_a_restart(
             "PATHKV_REDIS_WAIT_TIMEOUT": "0.5",
         }
     server = run_server(PathkvServer(group.url, env=env, workers=2, log=tmp_path / "pathkv.log"))
-    writes = Writes(server.base)
-    writer = threading.Thread(target=writes.run)
-    writer.start()
-    try:
-        time.sleep(1.0)
-        assert writes.acknowledged and not writes.refused, writes.refused[:5]
-        killed = time.monotonic()
-        group.primary.stop(signal.SIGKILL)
-        if wait_replicas:
-            # Once the replica has taken over, bring the old primary back: the sentinels
-            # make it the new primary's replica.
-            while group.replica.info("role") != "master":
-                assert time.monotonic() < killed + 30, "no failover"
-                time.sleep(0.1)
-            group.primary.start()
-        deadline = killed + 40
-        while not [t for _, t in writes.acknowledged if t > killed + 0.5]:
-            assert time.monotonic() < deadline, f"no write since the kill: {writes.refused[-3:]}"
-            time.sleep(0.1)
-        time.sleep(1.0)
-    finally:
-        writes.stopping.set()
-        writer.join(30)
-    after = [t for _, t in writes.acknowledged if t > killed]
-    recovered = min(t for t in after if t > killed + 0.5) - killed
-    before = [n for n, t in writes.acknowledged if t <= killed]
-    gone = lost(server.base, [n for n, _ in writes.acknowledged])
-    print(
-        f"failover, PATHKV_REDIS_WAIT_REPLICAS={wait_replicas}: writes refused for "
-        f"{recovered:.1f} s, {len(writes.refused)} refused, {len(gone)} of {len(before)} "
-        "acknowledged before the kill lost"
+    outcome = kill_under_writes(
+        server.base,
+        lambda: group.primary.stop(signal.SIGKILL),
+        lambda: group.replica.info("role") == "master",
+        # Once the replica has taken over, bring the old primary back: the sentinels make it
+        # the new primary's replica.
+        group.primary.start if wait_replicas else None,
     )
+    print(outcome.report(f"failover, PATHKV_REDIS_WAIT_REPLICAS={wait_replicas}"))
     if wait_replicas:
-        assert gone == []
+        assert outcome.lost == []
     # The new primary is the old replica, and pathkv writes to it.
     assert group.replica.info("role") == "master"
-    written_after = [n for n, t in writes.acknowledged if t > killed + recovered]
-    assert written_after and not set(written_after) & set(gone)
-    # Every refusal was a clear 503 or 504, never an acknowledged write that is not there.
-    assert {status for _, _, status in writes.refused} <= {0, 503, 504}
     assert httpx.get(server.base + "/-/readyz").status_code == 200
     log = (tmp_path / "pathkv.log").read_text()
     assert f"Redis primary '{MASTER}' is at 127.0.0.1:{group.replica.port}" in log
