@@ -76,3 +76,19 @@ def test_scale_benchmark_smoke(tmp_path: Path) -> None:
             )
             assert row, f"no {figure} for {store}"
     assert "| Redis | Redis B/doc |" in report and "| SQLite | SQLite B/doc |" in report
+
+
+def test_cluster_benchmark_smoke(tmp_path: Path) -> None:
+    report = smoke_run(tmp_path, "cluster.py")
+    for server in ("pathkv on one Redis", "pathkv on a Redis Cluster (3+3)"):
+        for case in ("GET item", "PUT", "GET /", "keys page", "top hits"):
+            row = re.search(
+                rf"^\| {re.escape(server)} \| {re.escape(case)} \| ([\d,]+) \|.* \| (\d+) \| "
+                r"([\d.]+) \| ([\d.]+) \|$",
+                report,
+                re.M,
+            )
+            assert row, f"no row for {server} / {case}"
+            assert int(row.group(1).replace(",", "")) > 0 and row.group(2) == "0"
+            if case in ("GET item", "PUT"):
+                assert float(row.group(3)) <= 1.0, "a GET or PUT costs at most one script call"
