@@ -25,8 +25,10 @@ from pathkv.client import (
     QuotaExceeded,
     RateLimited,
     Unauthorized,
+    Unavailable,
 )
 from tests.client.conftest import ADMIN, start_server
+from tests.conftest import ServerRunner
 from tests.servers import PathkvServer, RedisServer, free_port
 
 
@@ -284,3 +286,30 @@ def test_the_async_client_has_the_same_api(kv: Client, server: PathkvServer) -> 
                 await akv.get("/async/a")
 
     asyncio.run(run())
+
+
+def test_reads_retry_through_a_store_outage(
+    fresh_redis: RedisServer, tmp_path: Path, run_server: ServerRunner
+) -> None:
+    """While Redis is down pathkv answers 503; a read with retries left outlasts it, one
+    without raises Unavailable (with the problem's detail)."""
+    server = run_server(
+        PathkvServer(fresh_redis.url, env={"PATHKV_AUTH": "off"}, log=tmp_path / "log")
+    )
+    server.wait_ready()
+    with Client(server.base) as kv:
+        kv.put("/outage", {"kept": True})
+    fresh_redis.stop()
+    with (
+        Client(server.base, backoff=Backoff(retries=0)) as hasty,
+        pytest.raises(Unavailable) as down,
+    ):
+        hasty.get("/outage")
+    assert down.value.status in (503, 504) and down.value.detail
+    restart = threading.Timer(1.0, fresh_redis.start)
+    restart.start()
+    try:
+        with Client(server.base, backoff=Backoff(retries=20, base=0.2, cap=1.0)) as patient:
+            assert patient.get("/outage") == {"kept": True}
+    finally:
+        restart.join()
