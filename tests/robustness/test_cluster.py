@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +21,9 @@ import httpx
 import pytest
 
 from tests.conftest import ServerRunner
-from tests.robustness.failover import kill_under_writes
+from tests.robustness.failover import Writes, kill_under_writes
 from tests.robustness.test_sentinel import binary
-from tests.servers import PathkvServer, RedisCluster, RedisServer
+from tests.servers import PathkvServer, RedisCluster, RedisServer, free_cluster_port
 
 
 @pytest.fixture
@@ -144,3 +146,102 @@ def test_moving_from_one_redis_to_a_cluster(
         assert client.get("/-/hits", params={"limit": 1}).json()["items"] == [
             {"path": "/m/7", "hits": 3}
         ]
+
+
+def test_resharding_while_serving(
+    cluster: RedisCluster, tmp_path: Path, run_server: ServerRunner
+) -> None:
+    """A fourth primary joins and pathkv's slot moves to it (CLUSTER SETSLOT IMPORTING /
+    MIGRATING, MIGRATE of its keys 20 at a time, SETSLOT NODE) under a stream of writes:
+    the client follows the redirections (ASK, then MOVED). A refusal could only be a 503 (a
+    script whose keys are split between the two nodes for a moment: TRYAGAIN); no
+    acknowledged write is lost, and the documents are read from the new primary."""
+    server = run_server(
+        PathkvServer(cluster.url, env={"PATHKV_AUTH": "off"}, workers=2, log=tmp_path / "log")
+    )
+    server.wait_ready()
+    lines = tmp_path / "many.jsonl"
+    expires = (int(time.time()) + 3600) * 1000
+    lines.write_text(
+        "".join(
+            f'{{"path":"/many/{i}","data":{{"i":{i}}},"version":1,"last_updated_ms":1,'
+            f'"expires_at_ms":{expires},"hits":0}}\n'
+            for i in range(3000)
+        )
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pathkv", "import", "--store", cluster.url, "-i", str(lines)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    source, _ = owner(cluster, "pathkv")
+    slot = int(cluster.nodes[0].command("CLUSTER", "KEYSLOT", "{pathkv}").strip(b":\r\n"))
+    target = RedisServer(
+        cluster.binary,
+        tmp_path / "cluster" / "node-new",
+        port=free_cluster_port(),
+        extra=(
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(tmp_path / "cluster" / "node-new" / "nodes.conf"),
+            "--cluster-node-timeout",
+            "1000",
+        ),
+    )
+    target.start()
+    cluster.nodes.append(target)
+    source.command("CLUSTER", "MEET", "127.0.0.1", str(target.port))
+    deadline = time.monotonic() + 20
+    while not all(
+        cluster.node_id(target) in n.command("CLUSTER", "NODES").decode() for n in cluster.nodes
+    ):
+        assert time.monotonic() < deadline, "the new node was not met"
+        time.sleep(0.1)
+    while b"cluster_state:ok" not in target.command("CLUSTER", "INFO"):
+        assert time.monotonic() < deadline, "the new node never saw the cluster whole"
+        time.sleep(0.1)
+    writes = Writes(server.base)
+    writer = threading.Thread(target=writes.run)
+    writer.start()
+    try:
+        time.sleep(1.0)
+        started = time.monotonic()
+        source_id, target_id = cluster.node_id(source), cluster.node_id(target)
+        assert target.command("CLUSTER", "SETSLOT", str(slot), "IMPORTING", source_id) == b"+OK\r\n"
+        assert source.command("CLUSTER", "SETSLOT", str(slot), "MIGRATING", target_id) == b"+OK\r\n"
+        moved = 0
+        while True:
+            reply = source.command("CLUSTER", "GETKEYSINSLOT", str(slot), "20").decode()
+            keys = [line for line in reply.split("\r\n")[1:] if line and not line.startswith("$")]
+            if not keys:
+                break
+            answer = source.command(
+                "MIGRATE", "127.0.0.1", str(target.port), "", "0", "5000", "REPLACE", "KEYS", *keys
+            )
+            assert answer.startswith((b"+OK", b"+NOKEY")), answer
+            moved += len(keys)
+        for node in [*cluster.nodes[: cluster.primaries], target]:
+            node.command("CLUSTER", "SETSLOT", str(slot), "NODE", target_id)
+        took = time.monotonic() - started
+        time.sleep(2.0)
+    finally:
+        writes.stopping.set()
+        writer.join(30)
+    with httpx.Client(base_url=server.base, timeout=5) as client:
+        gone = [n for n, _ in writes.acknowledged if client.get(f"/w/{n}").status_code != 200]
+    refused_during = [s for _, t, s in writes.refused if started <= t <= started + took + 2]
+    print(
+        f"resharding: {moved} keys moved in {took:.1f} s under writes; "
+        f"{len(writes.acknowledged)} acknowledged, {len(writes.refused)} refused "
+        f"({len(refused_during)} during the move), {len(gone)} lost"
+    )
+    assert gone == []
+    assert {status for _, _, status in writes.refused} <= {503, 504}
+    assert b"{pathkv}:" in target.command("KEYS", "*")
+    with httpx.Client(base_url=server.base, timeout=5) as client:
+        assert client.get("/many/2999").json() == {"i": 2999}
+    assert source.command("KEYS", "*{pathkv}*") == b"*0\r\n"
+    after = [n for n, t in writes.acknowledged if t > started + took + 0.5]
+    assert after, "no write acknowledged after the move"
