@@ -44,6 +44,13 @@ def command_calls(node: RedisServer) -> dict[str, int]:
     }
 
 
+def cpu_seconds(node: RedisServer) -> float:
+    """The CPU time the server has used (INFO cpu: user and system, main thread included)."""
+    text = node.command("INFO", "cpu").decode("latin-1")
+    found = dict(re.findall(r"(used_cpu_(?:user|sys)):([\d.]+)", text))
+    return float(found["used_cpu_user"]) + float(found["used_cpu_sys"])
+
+
 def serving_node(nodes: list[RedisServer]) -> RedisServer:
     """The node that holds pathkv's keys (its slot's primary; the only node on one Redis)."""
     for node in nodes:
@@ -68,7 +75,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="pathkv-cluster-bench-"))
     single = RedisServer(binary, workdir / "single", extra=("--appendonly", "no"))
     cluster = RedisCluster(binary, workdir / "cluster")
-    rows: list[tuple[str, str, bench.Result, float, float]] = []
+    rows: list[tuple[str, str, bench.Result, float, float, float]] = []
     try:
         single.start()
         cluster.start()
@@ -90,19 +97,22 @@ def main() -> int:
                 assert bench.http(port, "PUT", bench.ITEM, bench.SMALL_DOC)[0] in (200, 201)
                 node = serving_node(nodes)
                 for case, (path, script) in CASES.items():
-                    before = command_calls(node)
+                    before, cpu = command_calls(node), cpu_seconds(node)
                     result = bench.run_wrk(
                         port, path, script, args.duration, args.connections, workdir
                     )
-                    after = command_calls(node)
+                    after, cpu = command_calls(node), cpu_seconds(node) - cpu
                     requests = max(1.0, result.rps * max(1, round(args.duration)))
                     scripts = sum(after.get(c, 0) - before.get(c, 0) for c in SCRIPT_COMMANDS)
                     commands = sum(after.values()) - sum(before.values())
-                    rows.append((label, case, result, scripts / requests, commands / requests))
+                    micros = cpu * 1e6 / requests
+                    rows.append(
+                        (label, case, result, scripts / requests, commands / requests, micros)
+                    )
                     print(
                         f"{label:34} {case:10} {result.rps:9.0f} req/s p99 "
                         f"{result.p99_ms:6.2f} ms  scripts/request {scripts / requests:.3f}  "
-                        f"commands/request {commands / requests:.3f}",
+                        f"commands/request {commands / requests:.3f}  Redis CPU {micros:.1f} us",
                         flush=True,
                     )
             finally:
@@ -116,7 +126,9 @@ def main() -> int:
 
 
 def render(
-    rows: list[tuple[str, str, bench.Result, float, float]], args: argparse.Namespace, redis: str
+    rows: list[tuple[str, str, bench.Result, float, float, float]],
+    args: argparse.Namespace,
+    redis: str,
 ) -> str:
     lines = [
         "# pathkv on a Redis Cluster against one Redis",
@@ -127,13 +139,14 @@ def render(
         "2 cores (the cluster's six nodes share them with pathkv and wrk).",
         "",
         "| server | case | req/s | p50 ms | p99 ms | non-2xx | script calls / request "
-        "| commands / request |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| commands / request | Redis CPU µs / request |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, case, result, scripts, commands in rows:
+    for label, case, result, scripts, commands, micros in rows:
         lines.append(
             f"| {label} | {case} | {result.rps:,.0f} | {result.p50_ms:.2f} | "
-            f"{result.p99_ms:.2f} | {result.non_2xx} | {scripts:.3f} | {commands:.3f} |"
+            f"{result.p99_ms:.2f} | {result.non_2xx} | {scripts:.3f} | {commands:.3f} | "
+            f"{micros:.1f} |"
         )
     lines += [
         "",
@@ -143,7 +156,8 @@ def render(
         "script call per request below 1: requests that arrive together share one script",
         "call (a batch), so a GET or a PUT costs at most one script call, on one node; the",
         "counter (`GET /`) is one INCRBY for many requests. The other primaries receive none",
-        "of pathkv's requests: every key is under one hash tag.",
+        "of pathkv's requests: every key is under one hash tag. Redis CPU per request: the",
+        "serving node's CPU time (INFO cpu) over the case, per request completed.",
         "",
         (HERE / "cluster_notes.md").read_text().strip()
         if (HERE / "cluster_notes.md").exists()

@@ -84,7 +84,7 @@ def test_cluster_benchmark_smoke(tmp_path: Path) -> None:
         for case in ("GET item", "PUT", "GET /", "keys page", "top hits"):
             row = re.search(
                 rf"^\| {re.escape(server)} \| {re.escape(case)} \| ([\d,]+) \|.* \| (\d+) \| "
-                r"([\d.]+) \| ([\d.]+) \|$",
+                r"([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$",
                 report,
                 re.M,
             )
