@@ -313,3 +313,34 @@ def test_reads_retry_through_a_store_outage(
             assert patient.get("/outage") == {"kept": True}
     finally:
         restart.join()
+
+
+def test_the_async_watch_resumes_after_a_restart(
+    tmp_path: Path, redis_servers: dict[str, RedisServer]
+) -> None:
+    server = start_server("sqlite", tmp_path, redis_servers)
+
+    async def run() -> list[tuple[str, str | None]]:
+        seen: list[tuple[str, str | None]] = []
+        async with (
+            AsyncClient(server.base, token=ADMIN, backoff=Backoff(base=0.3, cap=1)) as watcher,
+            AsyncClient(server.base, token=ADMIN) as writer,
+        ):
+            stream = watcher.watch(prefix="/aw/")
+            first = asyncio.ensure_future(anext(stream))
+            await asyncio.sleep(0.8)
+            await writer.put("/aw/before", {})
+            event = await asyncio.wait_for(first, 10)
+            seen.append((event.event, event.path))
+            await asyncio.to_thread(server.stop)
+            await asyncio.to_thread(server.start)
+            await writer.put("/aw/after", {})
+            event = await asyncio.wait_for(anext(stream), 20)
+            seen.append((event.event, event.path))
+            await stream.aclose()
+        return seen
+
+    try:
+        assert asyncio.run(run()) == [("put", "/aw/before"), ("put", "/aw/after")]
+    finally:
+        server.stop()
