@@ -9,13 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+
+from tests.deploy.policy import check_pod_spec, pod_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 KUSTOMIZE = ROOT / "deploy" / "kubernetes"
@@ -41,15 +42,6 @@ def render(overlay: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(output) if doc]
 
 
-def pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for obj in objects:
-        name = f"{obj['kind']}/{obj['metadata']['name']}"
-        if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
-            yield name, obj["spec"]["template"]["spec"]
-        elif obj["kind"] == "CronJob":
-            yield name, obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-
-
 @pytest.fixture(scope="module", params=OVERLAYS)
 def rendered(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
     return request.param, render(request.param)
@@ -72,24 +64,7 @@ def test_workload_policy(rendered: tuple[str, list[dict[str, Any]]]) -> None:
         "CronJob/pathkv-backup",
     }
     for name, spec in specs:
-        pod_security = spec.get("securityContext", {})
-        for container in spec.get("initContainers", []) + spec["containers"]:
-            where = f"{name}/{container['name']}"
-            security = container.get("securityContext", {})
-            resources = container.get("resources", {})
-            for kind in ("requests", "limits"):
-                assert {"cpu", "memory"} <= set(resources.get(kind, {})), f"{where}: {kind}"
-            assert security.get("runAsNonRoot", pod_security.get("runAsNonRoot")) is True, where
-            assert security.get("runAsUser", pod_security.get("runAsUser", 0)) != 0, where
-            assert security.get("readOnlyRootFilesystem") is True, where
-            assert security.get("allowPrivilegeEscalation") is False, where
-            assert "ALL" in security.get("capabilities", {}).get("drop", []), where
-            image = container["image"]
-            tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
-            assert tag and tag != "latest", f"{where}: image {image} is not pinned"
-            if not name.startswith(("CronJob", "Job")):
-                assert "readinessProbe" in container and "livenessProbe" in container, where
-                assert "startupProbe" in container, where
+        check_pod_spec(name, spec)
 
 
 def test_server_probes_and_shutdown() -> None:
