@@ -17,7 +17,7 @@ import yaml
 from pathkv.operator import children as build
 from pathkv.operator.spec import InstanceSpec, SpecError, parse
 from tests.deploy.policy import check_pod_spec, pod_specs
-from tests.deploy.test_deploy import tool
+from tests.deploy.test_deploy import render, tool
 
 OPERATOR = Path(__file__).resolve().parents[2] / "deploy" / "operator"
 OWNER = build.Owner("shared", "pathkv", "0b5e1c39-2f0b-4c1e-9d43-6f1a5e0f7c11")
@@ -98,7 +98,11 @@ def test_the_crd_rules_say_what_parse_says() -> None:
 
 SPECS = {
     "sqlite": {"store": {"kind": "sqlite", "size": "2Gi"}, "maintenance": {"sweep": ""}},
-    "redis-fixed": {"store": {"kind": "redis"}, "replicas": 3},
+    "redis-fixed": {
+        "store": {"kind": "redis"},
+        "replicas": 3,
+        "maintenance": {"backup": "41 3 * * *"},
+    },
     "redis-autoscaled": {"store": {"kind": "redis"}, "autoscaling": {"min": 2, "max": 6}},
     "external": {"store": {"kind": "external", "secret": "cluster-url"}},
 }
@@ -142,11 +146,32 @@ def test_what_each_store_brings() -> None:
     assert not {k for k, _ in sqlite} & {"HorizontalPodAutoscaler", "PodDisruptionBudget"}
     assert ("CronJob", "shared-sweep") not in sqlite  # the spec turned the sweep off
     assert ("StatefulSet", "shared-redis") in kinds("redis-fixed")
+    assert {("CronJob", "shared-backup"), ("PersistentVolumeClaim", "shared-backups")} <= kinds(
+        "redis-fixed"
+    )
     assert ("HorizontalPodAutoscaler", "shared") in kinds("redis-autoscaled")
     assert ("PodDisruptionBudget", "shared") in kinds("redis-autoscaled")
     external = kinds("external")
     assert not any(kind == "StatefulSet" for kind, _ in external)
     assert ("CronJob", "shared-sweep") in external
+    assert ("CronJob", "shared-backup") not in external
+
+
+def test_the_backup_is_the_tested_script_of_deploy_kubernetes() -> None:
+    """tests/deploy runs that CronJob's script against a failing and a working export."""
+    base = next(
+        o
+        for o in render("base")
+        if o["kind"] == "CronJob" and o["metadata"]["name"] == "pathkv-backup"
+    )
+    script = base["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    job = build.backup_job(OWNER, parse(SPECS["redis-fixed"]))
+    (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == [script] == [build.BACKUP_SCRIPT]
+    assert {"name": "backups", "mountPath": "/backups"} in container["volumeMounts"]
+    sqlite = build.sweep_job(OWNER, parse({"store": {"kind": "sqlite"}}))
+    pod = sqlite["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["affinity"]["podAffinity"]  # beside the server, where its volume is mounted
 
 
 def test_the_deployment_follows_the_spec() -> None:

@@ -429,37 +429,86 @@ def redis_stateful_set(owner: Owner, spec: InstanceSpec) -> Object:
     }
 
 
-def sweep_job(owner: Owner, spec: InstanceSpec) -> Object:
-    """Removes expired documents on a schedule (`pathkv sweep`)."""
+# One export a day; the seven newest are kept. Written under a name of its own and renamed
+# only once complete: a failed run leaves no partial file and pushes no good one out. The
+# same script as the pathkv-backup CronJob of deploy/kubernetes (a test keeps them equal).
+BACKUP_SCRIPT = (
+    'file="/backups/pathkv-$(date -u +%Y%m%dT%H%M%SZ).jsonl"; rm -f /backups/*.partial;'
+    ' if pathkv export -o "$file.partial"; then mv "$file.partial" "$file";'
+    ' else rm -f "$file.partial"; exit 1; fi;'
+    " ls -1t /backups/pathkv-*.jsonl | tail -n +8 | xargs -r rm --"
+)
+
+
+def _cron_job(
+    owner: Owner, spec: InstanceSpec, job: str, schedule: str, container: Object, extra: Object
+) -> Object:
+    """A maintenance CronJob. With SQLite the job mounts the server's ReadWriteOnce data
+    volume, so it must run on the server's node: a pod affinity says so."""
     mounts, volumes = _volumes(owner, spec)
-    container = _pathkv_container(owner, spec, ["sweep"])
-    container["volumeMounts"] = mounts
+    container["volumeMounts"] = mounts + extra.get("mounts", [])
+    pod: Object = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": _pod_security(10001),
+        "containers": [_hardened(container)],
+        "volumes": volumes + extra.get("volumes", []),
+    }
+    if spec.single:
+        pod["affinity"] = {
+            "podAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "labelSelector": {"matchLabels": owner.selector("server")},
+                        "topologyKey": "kubernetes.io/hostname",
+                    }
+                ]
+            }
+        }
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": owner.metadata(f"{owner.name}-sweep", "maintenance"),
+        "metadata": owner.metadata(f"{owner.name}-{job}", "maintenance"),
         "spec": {
-            "schedule": spec.maintenance.sweep,
+            "schedule": schedule,
             "concurrencyPolicy": "Forbid",
-            "successfulJobsHistoryLimit": 1,
+            "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {
                 "spec": {
                     "backoffLimit": 2,
-                    "template": {
-                        "metadata": {"labels": owner.labels("maintenance")},
-                        "spec": {
-                            "restartPolicy": "OnFailure",
-                            "automountServiceAccountToken": False,
-                            "securityContext": _pod_security(10001),
-                            "containers": [_hardened(container)],
-                            "volumes": volumes,
-                        },
-                    },
+                    "activeDeadlineSeconds": 3600,
+                    "template": {"metadata": {"labels": owner.labels("maintenance")}, "spec": pod},
                 }
             },
         },
     }
+
+
+def sweep_job(owner: Owner, spec: InstanceSpec) -> Object:
+    """Removes expired documents on a schedule (`pathkv sweep`)."""
+    container = _pathkv_container(owner, spec, ["sweep"])
+    return _cron_job(owner, spec, "sweep", spec.maintenance.sweep, container, {})
+
+
+def backup_claim(owner: Owner, spec: InstanceSpec) -> Object:
+    claim = data_claim(owner, spec)
+    claim["metadata"] = owner.metadata(f"{owner.name}-backups", "maintenance")
+    return claim
+
+
+def backup_job(owner: Owner, spec: InstanceSpec) -> Object:
+    """`pathkv export` into the backups volume on a schedule, keeping seven."""
+    container = _pathkv_container(owner, spec, [BACKUP_SCRIPT])
+    container["name"] = "export"
+    container["command"] = ["/bin/sh", "-c"]
+    extra: Object = {
+        "mounts": [{"name": "backups", "mountPath": "/backups"}],
+        "volumes": [
+            {"name": "backups", "persistentVolumeClaim": {"claimName": f"{owner.name}-backups"}}
+        ],
+    }
+    return _cron_job(owner, spec, "backup", spec.maintenance.backup, container, extra)
 
 
 def children(owner: Owner, spec: InstanceSpec, *, redis_password: str) -> list[Object]:
@@ -482,6 +531,8 @@ def children(owner: Owner, spec: InstanceSpec, *, redis_password: str) -> list[O
         objects.append(disruption_budget(owner))
     if spec.maintenance.sweep:
         objects.append(sweep_job(owner, spec))
+    if spec.maintenance.backup:
+        objects += [backup_claim(owner, spec), backup_job(owner, spec)]
     return objects
 
 
