@@ -14,7 +14,7 @@ RUN python3 -m venv /opt/pathkv
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
-    && /opt/pathkv/bin/pip install ".[server]"
+    && /opt/pathkv/bin/pip install ".[server,operator]"
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 pathkv \

@@ -23,7 +23,7 @@ OPERATOR = Path(__file__).resolve().parents[2] / "deploy" / "operator"
 OWNER = build.Owner("shared", "pathkv", "0b5e1c39-2f0b-4c1e-9d43-6f1a5e0f7c11")
 
 
-def crds() -> dict[str, dict[str, Any]]:
+def rendered() -> list[dict[str, Any]]:
     output = subprocess.run(
         [tool("kubectl"), "kustomize", str(OPERATOR)],
         capture_output=True,
@@ -31,7 +31,15 @@ def crds() -> dict[str, dict[str, Any]]:
         check=True,
         timeout=60,
     ).stdout
-    return {doc["spec"]["names"]["kind"]: doc for doc in yaml.safe_load_all(output) if doc}
+    return [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+def crds() -> dict[str, dict[str, Any]]:
+    return {
+        doc["spec"]["names"]["kind"]: doc
+        for doc in rendered()
+        if doc["kind"] == "CustomResourceDefinition"
+    }
 
 
 def schema(kind: str) -> dict[str, Any]:
@@ -52,6 +60,61 @@ def test_the_crds_validate_strictly() -> None:
         version = crd["spec"]["versions"][0]
         assert version["subresources"] == {"status": {}}
         assert any(c["name"] == "Ready" for c in version["additionalPrinterColumns"])
+
+
+def test_the_operator_install_validates_and_meets_the_policy() -> None:
+    objects = rendered()
+    for obj in objects:
+        kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
+    specs = dict(pod_specs(objects))
+    assert set(specs) == {"Deployment/pathkv-operator"}
+    check_pod_spec("Deployment/pathkv-operator", specs["Deployment/pathkv-operator"])
+    (container,) = specs["Deployment/pathkv-operator"]["containers"]
+    assert container["command"] == ["pathkv-operator"]
+
+
+def test_the_operator_may_do_what_it_does_and_no_more() -> None:
+    """Least privilege: no wildcards; every kind the builders make may be read, created
+    and patched; only what `retired` and the tenant handler remove may be deleted."""
+    (role,) = [o for o in rendered() if o["kind"] == "ClusterRole"]
+    allowed: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                allowed.setdefault((group, resource), set()).update(rule["verbs"])
+    plural = {
+        "Secret": "secrets",
+        "ConfigMap": "configmaps",
+        "Service": "services",
+        "PersistentVolumeClaim": "persistentvolumeclaims",
+        "Deployment": "deployments",
+        "StatefulSet": "statefulsets",
+        "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+        "PodDisruptionBudget": "poddisruptionbudgets",
+        "NetworkPolicy": "networkpolicies",
+        "CronJob": "cronjobs",
+    }
+    made = set()
+    for spec in SPECS.values():
+        parsed = parse(spec)
+        for obj in build.children(OWNER, parsed, redis_password="p"):
+            made.add((obj["apiVersion"].rpartition("/")[0], plural[obj["kind"]]))
+        for obj in build.retired(OWNER, parse({})):
+            group = obj["apiVersion"].rpartition("/")[0]
+            assert "delete" in allowed[(group, plural[obj["kind"]])], obj["kind"]
+    for key in made:
+        assert {"get", "create", "patch"} <= allowed[key], key
+    assert "delete" not in allowed[("", "persistentvolumeclaims")]  # data is never removed
+    assert "delete" in allowed[("", "secrets")]  # a tenant's token Secrets
+    assert set(allowed) - made <= {
+        ("pathkv.dev", "pathkvs"),
+        ("pathkv.dev", "pathkvtenants"),
+        ("pathkv.dev", "pathkvs/status"),
+        ("pathkv.dev", "pathkvtenants/status"),
+        ("apiextensions.k8s.io", "customresourcedefinitions"),
+        ("", "events"),
+    }
 
 
 def test_the_examples_validate_against_the_crds_and_parse() -> None:

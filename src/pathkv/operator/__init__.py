@@ -1,5 +1,8 @@
-"""The Kubernetes operator's model: a `PathKV` object's spec, read and checked
-(`spec`), and the objects that realise it, built as plain dictionaries (`children`).
+"""The Kubernetes operator (`pathkv-operator`, `pip install 'pathkv[operator]'`).
 
-Both are pure: no Kubernetes client, no I/O, so every object they produce can be
-validated offline against the Kubernetes schemas and the workload policy."""
+The model is pure, no Kubernetes client and no I/O, so every object it produces can be
+validated offline against the Kubernetes schemas and the workload policy: `spec` (a
+PathKV's spec, read and checked), `children` (the objects that realise it, as plain
+dictionaries), `status` (its conditions), `tenants` (a PathKVTenant as admin API calls).
+The controller is `handlers` (kopf) on `kube` (lightkube); it reaches pathkv only through
+its HTTP client."""

@@ -5,6 +5,7 @@ requests and limits) is the same as the kustomize manifests in deploy/kubernetes
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,6 +76,17 @@ class Owner:
         }
 
 
+def encode(values: Mapping[str, str]) -> dict[str, str]:
+    """A Secret's `data`: the API server stores and returns it so, which keeps the drift
+    test exact (`stringData` is written once and never read back)."""
+    return {key: base64.b64encode(value.encode()).decode("ascii") for key, value in values.items()}
+
+
+def decode(secret: Mapping[str, Any], key: str) -> str | None:
+    value = (secret.get("data") or {}).get(key)
+    return base64.b64decode(value).decode() if isinstance(value, str) else None
+
+
 def _hardened(container: Object) -> Object:
     container["securityContext"] = {
         "allowPrivilegeEscalation": False,
@@ -126,7 +138,7 @@ def store_secret(owner: Owner, spec: InstanceSpec, redis_password: str) -> Objec
         "kind": "Secret",
         "metadata": owner.metadata(owner.secret, "store"),
         "type": "Opaque",
-        "stringData": data,
+        "data": encode(data),
     }
 
 
@@ -137,7 +149,7 @@ def admin_secret(owner: Owner, spec: InstanceSpec, token: str) -> Object:
         "kind": "Secret",
         "metadata": owner.metadata(owner.admin_secret(spec), "auth"),
         "type": "Opaque",
-        "stringData": {"admin-token": token},
+        "data": encode({"admin-token": token}),
     }
 
 
@@ -534,6 +546,27 @@ def children(owner: Owner, spec: InstanceSpec, *, redis_password: str) -> list[O
     if spec.maintenance.backup:
         objects += [backup_claim(owner, spec), backup_job(owner, spec)]
     return objects
+
+
+def retired(owner: Owner, spec: InstanceSpec) -> list[Object]:
+    """The optional children this spec no longer wants (an autoscaler after autoscaling is
+    turned off, the managed Redis after a move to an external store, ...), as references
+    to delete. Volumes are never among them: data is removed by hand."""
+    wanted = set(names(children(owner, spec, redis_password="")))
+    optional = [
+        ("autoscaling/v2", "HorizontalPodAutoscaler", owner.name),
+        ("policy/v1", "PodDisruptionBudget", owner.name),
+        ("apps/v1", "StatefulSet", owner.redis),
+        ("v1", "Service", owner.redis),
+        ("networking.k8s.io/v1", "NetworkPolicy", owner.redis),
+        ("batch/v1", "CronJob", f"{owner.name}-sweep"),
+        ("batch/v1", "CronJob", f"{owner.name}-backup"),
+    ]
+    return [
+        {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": owner.namespace}}
+        for api, kind, name in optional
+        if (kind, name) not in wanted
+    ]
 
 
 def names(objects: list[Object]) -> list[tuple[str, str]]:
