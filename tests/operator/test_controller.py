@@ -137,6 +137,43 @@ def test_an_instance_gets_its_children_keeps_them_and_follows_its_spec(cluster: 
         assert secret(cluster, "pathkv", "shared-admin", "admin-token") == admin_token
 
 
+def test_moving_store_and_scaling_adds_and_retires_children(cluster: Cluster) -> None:
+    hpa = "/apis/autoscaling/v2/namespaces/pathkv/horizontalpodautoscalers/shared"
+    redis = "/apis/apps/v1/namespaces/pathkv/statefulsets/shared-redis"
+    with operator():
+        cluster.create(
+            f"{API}/pathkv/pathkvs",
+            {
+                "apiVersion": "pathkv.dev/v1alpha1",
+                "kind": "PathKV",
+                "metadata": {"name": "shared", "namespace": "pathkv"},
+                "spec": {"store": {"kind": "sqlite"}},
+            },
+        )
+        deployment = until(lambda: cluster.get(DEPLOYMENT), "the Deployment")
+        assert deployment["spec"]["replicas"] == 1
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+        assert cluster.get("/api/v1/namespaces/pathkv/persistentvolumeclaims/shared-data")
+        assert secret(cluster, "pathkv", "shared-store", "redis-password") is None
+
+        cluster.patch(INSTANCE, {"spec": {"store": {"kind": "redis"}, "autoscaling": {}}})
+        until(lambda: cluster.get(redis), "the managed Redis")
+        until(lambda: cluster.get(hpa), "the autoscaler")
+        password = until(
+            lambda: secret(cluster, "pathkv", "shared-store", "redis-password"), "a password"
+        )
+        store_url = secret(cluster, "pathkv", "shared-store", "store-url")
+        assert store_url == f"redis://:{password}@shared-redis.pathkv.svc:6379/0"
+        time.sleep(2.5)  # two resyncs: the password is made once
+        assert secret(cluster, "pathkv", "shared-store", "redis-password") == password
+
+        cluster.patch(INSTANCE, {"spec": {"autoscaling": None}})  # turned off: retired
+        until(lambda: cluster.get(hpa) is None, "the autoscaler removed")
+        assert cluster.get(redis)
+        # The SQLite volume is the user's data: never removed by the operator.
+        assert cluster.get("/api/v1/namespaces/pathkv/persistentvolumeclaims/shared-data")
+
+
 def test_a_spec_that_cannot_be_realised_is_reported_not_applied(cluster: Cluster) -> None:
     with operator():
         cluster.create(

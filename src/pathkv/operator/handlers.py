@@ -85,10 +85,16 @@ async def reconcile_instance(
         _set_status(patch, body, old, status.conditions(None, str(error)), owner)
         raise kopf.PermanentError(str(error)) from error
     password = await _secret_value(owner.secret, namespace, "redis-password")
-    password = password or secrets.token_urlsafe(24)
+    if password is None and parsed.store.kind == "redis":
+        # Created, not applied: of two reconciles racing, the first password stays. An
+        # existing Secret without one (the instance was on SQLite) gets it applied, once.
+        made = build.store_secret(owner, parsed, secrets.token_urlsafe(24))
+        if not await kube().create(made):
+            await kube().apply(made)
+        password = await _secret_value(owner.secret, namespace, "redis-password")
     await kube().create(build.admin_secret(owner, parsed, secrets.token_urlsafe(32)))
     deployment = None
-    for child in build.children(owner, parsed, redis_password=password):
+    for child in build.children(owner, parsed, redis_password=password or ""):
         live = await kube().get(child)
         if live is None or not build.subset(child, live):
             await kube().apply(child)
