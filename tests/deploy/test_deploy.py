@@ -32,8 +32,12 @@ def tool(name: str) -> str:
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
+    return kustomize(KUSTOMIZE / overlay)
+
+
+def kustomize(directory: Path) -> list[dict[str, Any]]:
     output = subprocess.run(
-        [tool("kubectl"), "kustomize", str(KUSTOMIZE / overlay)],
+        [tool("kubectl"), "kustomize", str(directory)],
         capture_output=True,
         text=True,
         check=True,

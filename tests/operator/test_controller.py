@@ -48,6 +48,12 @@ class Cluster:
         obj["metadata"].setdefault("resourceVersion", "1")
         self.http.post(path, json=obj).raise_for_status()
 
+    def instance(self, spec: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+        """The PathKV pathkv/shared."""
+        meta = {"name": "shared", "namespace": "pathkv", **(metadata or {})}
+        body = {"apiVersion": "pathkv.dev/v1alpha1", "kind": "PathKV", "metadata": meta}
+        self.create(f"{API}/pathkv/pathkvs", {**body, "spec": spec})
+
     def patch(self, path: str, change: dict[str, Any]) -> None:
         self.http.patch(
             path, json=change, headers={"content-type": "application/merge-patch+json"}
@@ -86,15 +92,7 @@ DEPLOYMENT = "/apis/apps/v1/namespaces/pathkv/deployments/shared"
 
 def test_an_instance_gets_its_children_keeps_them_and_follows_its_spec(cluster: Cluster) -> None:
     with operator():
-        cluster.create(
-            f"{API}/pathkv/pathkvs",
-            {
-                "apiVersion": "pathkv.dev/v1alpha1",
-                "kind": "PathKV",
-                "metadata": {"name": "shared", "namespace": "pathkv", "generation": 1},
-                "spec": {"store": {"kind": "redis"}, "replicas": 2},
-            },
-        )
+        cluster.instance({"store": {"kind": "redis"}, "replicas": 2}, {"generation": 1})
         deployment = until(lambda: cluster.get(DEPLOYMENT), "the Deployment")
         assert deployment["spec"]["replicas"] == 2
         for path in (
@@ -141,15 +139,7 @@ def test_moving_store_and_scaling_adds_and_retires_children(cluster: Cluster) ->
     hpa = "/apis/autoscaling/v2/namespaces/pathkv/horizontalpodautoscalers/shared"
     redis = "/apis/apps/v1/namespaces/pathkv/statefulsets/shared-redis"
     with operator():
-        cluster.create(
-            f"{API}/pathkv/pathkvs",
-            {
-                "apiVersion": "pathkv.dev/v1alpha1",
-                "kind": "PathKV",
-                "metadata": {"name": "shared", "namespace": "pathkv"},
-                "spec": {"store": {"kind": "sqlite"}},
-            },
-        )
+        cluster.instance({"store": {"kind": "sqlite"}})
         deployment = until(lambda: cluster.get(DEPLOYMENT), "the Deployment")
         assert deployment["spec"]["replicas"] == 1
         assert deployment["spec"]["strategy"] == {"type": "Recreate"}
@@ -176,15 +166,7 @@ def test_moving_store_and_scaling_adds_and_retires_children(cluster: Cluster) ->
 
 def test_a_spec_that_cannot_be_realised_is_reported_not_applied(cluster: Cluster) -> None:
     with operator():
-        cluster.create(
-            f"{API}/pathkv/pathkvs",
-            {
-                "apiVersion": "pathkv.dev/v1alpha1",
-                "kind": "PathKV",
-                "metadata": {"name": "shared", "namespace": "pathkv"},
-                "spec": {"store": {"kind": "sqlite"}, "replicas": 3},
-            },
-        )
+        cluster.instance({"store": {"kind": "sqlite"}, "replicas": 3})
         conditions = until(
             lambda: (cluster.get(INSTANCE) or {}).get("status", {}).get("conditions"), "status"
         )
@@ -213,18 +195,9 @@ def test_a_tenant_gets_working_tokens_in_its_namespace_and_loses_them(
             "data": {"admin-token": base64.b64encode(ADMIN.encode()).decode()},
         },
     )
-    cluster.create(
-        f"{API}/pathkv/pathkvs",
-        {
-            "apiVersion": "pathkv.dev/v1alpha1",
-            "kind": "PathKV",
-            "metadata": {
-                "name": "shared",
-                "namespace": "pathkv",
-                "annotations": {"pathkv.dev/url": server.base},
-            },
-            "spec": {"store": {"kind": "sqlite"}, "auth": {"adminTokenSecret": "shared-admin"}},
-        },
+    cluster.instance(
+        {"store": {"kind": "sqlite"}, "auth": {"adminTokenSecret": "shared-admin"}},
+        {"annotations": {"pathkv.dev/url": server.base}},
     )
     tenant_path = f"{API}/billing/pathkvtenants/billing"
     with operator():

@@ -5,7 +5,6 @@ Kubernetes schemas and meets the workload policy of deploy/kubernetes."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,14 @@ import yaml
 from pathkv.operator import children as build
 from pathkv.operator.spec import InstanceSpec, SpecError, parse
 from tests.deploy.policy import check_pod_spec, pod_specs
-from tests.deploy.test_deploy import render, tool
+from tests.deploy.test_deploy import kustomize, render
 
 OPERATOR = Path(__file__).resolve().parents[2] / "deploy" / "operator"
 OWNER = build.Owner("shared", "pathkv", "0b5e1c39-2f0b-4c1e-9d43-6f1a5e0f7c11")
 
 
 def rendered() -> list[dict[str, Any]]:
-    output = subprocess.run(
-        [tool("kubectl"), "kustomize", str(OPERATOR)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(output) if doc]
+    return kustomize(OPERATOR)
 
 
 def crds() -> dict[str, dict[str, Any]]:

@@ -319,49 +319,29 @@ def disruption_budget(owner: Owner) -> Object:
     }
 
 
-def network_policy(owner: Owner) -> Object:
-    """pathkv is reached by pods labelled pathkv-client=true (any namespace); the managed
-    Redis by this instance's own pods only."""
+def _ingress_only(owner: Owner, name: str, component: str, source: Object, port: int) -> Object:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": owner.metadata(owner.name, "server"),
+        "metadata": owner.metadata(name, component),
         "spec": {
-            "podSelector": {"matchLabels": owner.selector("server")},
+            "podSelector": {"matchLabels": owner.selector(component)},
             "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {},
-                            "podSelector": {"matchLabels": {"pathkv-client": "true"}},
-                        }
-                    ],
-                    "ports": [{"port": PORT, "protocol": "TCP"}],
-                }
-            ],
+            "ingress": [{"from": [source], "ports": [{"port": port, "protocol": "TCP"}]}],
         },
     }
+
+
+def network_policy(owner: Owner) -> Object:
+    """pathkv is reached by pods labelled pathkv-client=true (any namespace)."""
+    source = {"namespaceSelector": {}, "podSelector": {"matchLabels": {"pathkv-client": "true"}}}
+    return _ingress_only(owner, owner.name, "server", source, PORT)
 
 
 def redis_network_policy(owner: Owner) -> Object:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": owner.metadata(owner.redis, "redis"),
-        "spec": {
-            "podSelector": {"matchLabels": owner.selector("redis")},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [
-                        {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": owner.name}}}
-                    ],
-                    "ports": [{"port": REDIS_PORT, "protocol": "TCP"}],
-                }
-            ],
-        },
-    }
+    """The managed Redis is reached by this instance's own pods only."""
+    source = {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": owner.name}}}
+    return _ingress_only(owner, owner.redis, "redis", source, REDIS_PORT)
 
 
 def redis_service(owner: Owner) -> Object:
