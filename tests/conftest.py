@@ -27,13 +27,21 @@ def redis_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 CLUSTER_BINARIES = ("redis", "valkey")
 
 
+# The servers the contract suite also runs on with the keyspace in several buckets (as on
+# a cluster, but one server): Redis 7, and 6.2 for the oldest scripts' commands.
+BUCKETED_BINARIES = ("redis62",)
+BUCKETS_ON_ONE_SERVER = 5
+
+
 def store_kinds() -> list[str]:
-    """Every store the contract suite runs on: SQLite, each Redis-compatible server, and a
-    3-primary, 3-replica cluster of Redis and of Valkey."""
+    """Every store the contract suite runs on: SQLite, each Redis-compatible server, one in
+    several buckets, and a 3-primary, 3-replica cluster of Redis and of Valkey (16
+    buckets, the default there)."""
     found = redis_binaries()
     return [
         "sqlite",
         *(f"redis:{name}" for name in found),
+        *(f"buckets:{name}" for name in BUCKETED_BINARIES if name in found),
         *(f"cluster:{name}" for name in CLUSTER_BINARIES if name in found),
     ]
 

@@ -95,6 +95,9 @@ class Settings:
     """Seconds /-/readyz answers 503 after SIGTERM before the server stops accepting."""
     redis_prefix: str = "pathkv:"
     """Prefix of every Redis key pathkv writes, so it can share a Redis."""
+    redis_buckets: int = 0
+    """Buckets the Redis keyspace is split into (hash tags, so Redis Cluster slots), fixed
+    when the keyspace is created; 0: 1 on a single Redis, 16 on a cluster."""
     redis_pool_size: int = 1
     """Redis connections per worker (each is multiplexed; requests pipeline on it)."""
     redis_connect_timeout: float = 2.0
@@ -194,7 +197,13 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{setting_name(name)} must be positive")
-        for name in ("sweep_interval", "shutdown_delay", "redis_retries", "redis_wait_replicas"):
+        for name in (
+            "sweep_interval",
+            "shutdown_delay",
+            "redis_retries",
+            "redis_wait_replicas",
+            "redis_buckets",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{setting_name(name)} must not be negative")
         if self.port > 65535:

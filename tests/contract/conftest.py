@@ -11,7 +11,7 @@ from pathkv.core.contract import Record, Store, Write
 from pathkv.core.etags import Expect
 from pathkv.core.namespaces import DEFAULT, Namespace
 from pathkv.stores.registry import open_store
-from tests.conftest import store_kinds
+from tests.conftest import BUCKETS_ON_ONE_SERVER, store_kinds
 
 OTHER = Namespace("acme")
 NAMESPACES = [DEFAULT, OTHER]
@@ -22,7 +22,10 @@ def settings_for(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> S
         return Settings(store=f"sqlite:///{tmp_path / 'contract.db'}", hit_flush_interval=0.1)
     family, _, name = kind.partition(":")
     servers = request.getfixturevalue("redis_clusters" if family == "cluster" else "redis_servers")
-    return Settings(store=servers[name].url, redis_prefix=f"t{uuid.uuid4().hex[:8]}:")
+    buckets = BUCKETS_ON_ONE_SERVER if family == "buckets" else 0
+    return Settings(
+        store=servers[name].url, redis_prefix=f"t{uuid.uuid4().hex[:8]}:", redis_buckets=buckets
+    )
 
 
 class InNamespace:

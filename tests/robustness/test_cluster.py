@@ -1,8 +1,9 @@
 """Redis Cluster, for real: three primaries and three replicas on loopback (Redis 7 and
 Valkey 8 for the contract suite, in tests/contract), pathkv serving on it, and a primary
 killed with kill -9 in the middle of writes: the cluster promotes its replica and pathkv
-goes on without a restart. Every key pathkv writes carries one hash tag, so one slot, on
-one primary at a time (docs: the README's Redis Cluster section)."""
+goes on without a restart. The keyspace is in 16 buckets, each under a hash tag of its own
+whose slot is in a different sixteenth of the 16384, so spread over every primary (docs:
+the README's Redis Cluster section)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pathkv.stores.redis.layout import CLUSTER_BUCKETS, Layout
 from tests.conftest import ServerRunner
 from tests.robustness.failover import Writes, kill_under_writes
 from tests.robustness.test_sentinel import binary
@@ -37,10 +39,18 @@ def cluster(tmp_path: Path) -> Iterator[RedisCluster]:
             node.stop(signal.SIGKILL)
 
 
-def owner(cluster: RedisCluster, tag: str) -> tuple[RedisServer, RedisServer]:
-    """The primary serving the slot of ``{tag}``, and its replica."""
-    reply = cluster.nodes[0].command("CLUSTER", "KEYSLOT", "{" + tag + "}")
-    slot = int(reply.strip(b":\r\n"))
+# The keys of pathkv's first bucket (the default prefix), and of the keyspace's own.
+FIRST_BUCKET = Layout("pathkv:", CLUSTER_BUCKETS, cluster=True).roots[0]
+HOME = "{pathkv}:"
+
+
+def slot_of(cluster: RedisCluster, key: str) -> int:
+    return int(cluster.nodes[0].command("CLUSTER", "KEYSLOT", key).strip(b":\r\n"))
+
+
+def owner(cluster: RedisCluster, key: str) -> tuple[RedisServer, RedisServer]:
+    """The primary serving the slot of key, and its replica."""
+    slot = slot_of(cluster, key)
     index = min(slot // (16384 // cluster.primaries), cluster.primaries - 1)
     replica = cluster.nodes[cluster.primaries + index]
     return cluster.nodes[index], replica
@@ -73,11 +83,16 @@ def test_pathkv_serves_on_a_cluster(
         assert client.get("/-/hits").json()["items"] == [{"path": "/c/a", "hits": 1}]
         assert client.get("/").json() == {"count": 1}
         assert client.delete("/c/b").status_code == 204
-    primary, _ = owner(cluster, "pathkv")
-    others = [n for n in cluster.nodes[: cluster.primaries] if n is not primary]
-    assert b"{pathkv}:" in primary.command("KEYS", "*")
-    for node in others:
-        assert node.command("KEYS", "*") == b"*0\r\n"  # one slot: nothing anywhere else
+        for n in range(48):
+            assert client.put(f"/spread/{n}", json={"n": n}).status_code == 201
+        assert client.get("/-/keys", params={"prefix": "/spread/", "limit": 20}).json()[
+            "items"
+        ] == [{"path": p} for p in sorted(f"/spread/{n}" for n in range(48))[:20]]
+    # the documents are on every primary; the layout is recorded in the keyspace's slot
+    for node in cluster.nodes[: cluster.primaries]:
+        assert b":d:/spread/" in node.command("KEYS", "pathkv:{*}:d:*")
+    home, _ = owner(cluster, HOME)
+    assert home.command("GET", HOME + "layout") == b"$10\r\nbuckets=16\r\n"
 
 
 @pytest.mark.parametrize("wait_replicas", [0, 1])
@@ -94,7 +109,7 @@ def test_a_primary_killed_mid_write_is_replaced_without_a_restart(
         env |= {"PATHKV_REDIS_WAIT_REPLICAS": "1", "PATHKV_REDIS_WAIT_TIMEOUT": "0.5"}
     server = run_server(PathkvServer(cluster.url, env=env, workers=2, log=tmp_path / "log"))
     server.wait_ready()
-    primary, replica = owner(cluster, "pathkv")
+    primary, replica = owner(cluster, FIRST_BUCKET)
     outcome = kill_under_writes(
         server.base,
         lambda: primary.stop(signal.SIGKILL),
@@ -115,7 +130,7 @@ def test_moving_from_one_redis_to_a_cluster(
     run_server: ServerRunner,
 ) -> None:
     """`pathkv export | pathkv import` from a single Redis to a cluster keeps documents,
-    versions and hits (the keys' names change: they gain the hash tag)."""
+    versions and hits (the keys' names change: they gain the buckets' hash tags)."""
     single = next(iter(redis_servers.values()))
     env = {"PATHKV_AUTH": "off", "PATHKV_REDIS_PREFIX": f"m{uuid.uuid4().hex[:6]}:"}
     before = run_server(PathkvServer(single.url, env=env, log=tmp_path / "before.log"))
@@ -151,8 +166,9 @@ def test_moving_from_one_redis_to_a_cluster(
 def test_resharding_while_serving(
     cluster: RedisCluster, tmp_path: Path, run_server: ServerRunner
 ) -> None:
-    """A fourth primary joins and pathkv's slot moves to it (CLUSTER SETSLOT IMPORTING /
-    MIGRATING, MIGRATE of its keys 20 at a time, SETSLOT NODE) under a stream of writes:
+    """A fourth primary joins and the slot of pathkv's first bucket moves to it (CLUSTER
+    SETSLOT IMPORTING / MIGRATING, MIGRATE of its keys 20 at a time, SETSLOT NODE) under a
+    stream of writes:
     the client follows the redirections (ASK, then MOVED). A refusal could only be a 503 (a
     script whose keys are split between the two nodes for a moment: TRYAGAIN); no
     acknowledged write is lost, and the documents are read from the new primary."""
@@ -175,8 +191,9 @@ def test_resharding_while_serving(
         capture_output=True,
         timeout=120,
     )
-    source, _ = owner(cluster, "pathkv")
-    slot = int(cluster.nodes[0].command("CLUSTER", "KEYSLOT", "{pathkv}").strip(b":\r\n"))
+    source, _ = owner(cluster, FIRST_BUCKET)
+    slot = slot_of(cluster, FIRST_BUCKET)
+    tag = FIRST_BUCKET[FIRST_BUCKET.index("{") : FIRST_BUCKET.index("}") + 1]
     target = RedisServer(
         cluster.binary,
         tmp_path / "cluster" / "node-new",
@@ -239,9 +256,11 @@ def test_resharding_while_serving(
     )
     assert gone == []
     assert {status for _, _, status in writes.refused} <= {503, 504}
-    assert b"{pathkv}:" in target.command("KEYS", "*")
+    assert tag.encode() in target.command("KEYS", "*")
     with httpx.Client(base_url=server.base, timeout=5) as client:
         assert client.get("/many/2999").json() == {"i": 2999}
-    assert source.command("KEYS", "*{pathkv}*") == b"*0\r\n"
+        listed = client.get("/-/keys", params={"prefix": "/many/", "limit": 1000}).json()
+        assert len(listed["items"]) == 1000
+    assert source.command("KEYS", f"*{tag}*") == b"*0\r\n"
     after = [n for n, t in writes.acknowledged if t > started + took + 0.5]
     assert after, "no write acknowledged after the move"

@@ -97,11 +97,19 @@ def test_cluster_urls() -> None:
     assert options.cluster == (("10.0.0.1", 7000), ("::1", 7001))
     assert (options.username, options.password, options.database) == ("app", "pw", 0)
     assert options.address == "redis+cluster://10.0.0.1:7000,::1:7001"
-    # every key under one hash tag: one slot, so every script's keys are on one node
-    assert options.prefix == "{pathkv}:"
-    tagged = redis_options(Settings(store="redis+cluster://h:1", redis_prefix="{team-a}:kv:"))
+    # buckets under hash tags of their own: 16 on a cluster, 1 on a single Redis
+    assert (options.prefix, options.buckets) == ("pathkv:", 16)
+    assert redis_options(Settings(store="redis://h:1")).buckets == 1
+    one = redis_options(Settings(store="redis+cluster://h:1", redis_buckets=1))
+    assert one.buckets == 1
+    tagged = redis_options(
+        Settings(store="redis+cluster://h:1", redis_prefix="{team-a}:kv:", redis_buckets=1)
+    )
     assert tagged.prefix == "{team-a}:kv:"
-    assert redis_options(Settings(store="redis://h:1")).prefix == "pathkv:"
+    with pytest.raises(ConfigError, match="holds a hash tag"):
+        redis_options(Settings(store="redis+cluster://h:1", redis_prefix="{team-a}:kv:"))
+    with pytest.raises(ConfigError, match="PATHKV_REDIS_BUCKETS must be from 1 to 256"):
+        redis_options(Settings(store="redis://h:1", redis_buckets=257))
     assert engine_for("rediss+cluster://h:1").name == "redis"
     assert redis_options(Settings(store="rediss+cluster://h:1,h:2/")).tls is True
     for bad, why in (

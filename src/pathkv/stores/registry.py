@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pathkv.config import ConfigError, Settings
 from pathkv.core.contract import Store
+from pathkv.stores.redis.layout import CLUSTER_BUCKETS, MAX_BUCKETS, has_hash_tag
 from pathkv.stores.redis.options import (
     CLUSTER_SCHEMES,
     SENTINEL_SCHEMES,
@@ -55,25 +56,24 @@ def _build_sqlite(settings: Settings, create: bool) -> Store:
     return SQLiteStore(_sqlite_options(settings, create))
 
 
-def cluster_prefix(prefix: str) -> str:
-    """On a Redis Cluster every key pathkv writes carries one hash tag, so that every
-    script's keys share one slot (``pathkv:`` becomes ``{pathkv}:``); a prefix that already
-    holds one is kept as given."""
-    if "{" in prefix and "}" in prefix.partition("{")[2]:
-        return prefix
-    return "{" + prefix.rstrip(":") + "}:"
-
-
 def redis_options(settings: Settings) -> RedisOptions:
     try:
         connection = parse_url(settings.store)
     except RedisURLError as exc:
         raise ConfigError(str(exc)) from None
+    buckets = settings.redis_buckets or (CLUSTER_BUCKETS if connection.get("cluster") else 1)
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise ConfigError(f"PATHKV_REDIS_BUCKETS must be from 1 to {MAX_BUCKETS} (0: the default)")
+    if buckets > 1 and has_hash_tag(settings.redis_prefix):
+        raise ConfigError(
+            f"PATHKV_REDIS_PREFIX {settings.redis_prefix!r} holds a hash tag: with "
+            f"{buckets} buckets each needs its own (remove the braces, or set "
+            "PATHKV_REDIS_BUCKETS=1 to keep every key in one slot)"
+        )
     return RedisOptions(
         **connection,  # type: ignore[arg-type]
-        prefix=cluster_prefix(settings.redis_prefix)
-        if connection.get("cluster")
-        else (settings.redis_prefix),
+        prefix=settings.redis_prefix,
+        buckets=buckets,
         pool_size=settings.redis_pool_size,
         connect_timeout=settings.redis_connect_timeout,
         timeout=settings.redis_timeout,

@@ -20,6 +20,8 @@ class RedisOptions:
     password: str | None = None
     prefix: str = "pathkv:"
     """Prefix of every key pathkv writes, so it can share a Redis."""
+    buckets: int = 1
+    """Buckets the keyspace is split into (layout.py)."""
     pool_size: int = 1
     """Connections per worker (each multiplexed)."""
     connect_timeout: float = 2.0

@@ -56,7 +56,31 @@ local function forget(keys, hits, sizes, usage, path)
   -- B expiry lies beside B keys (layout.py).
   redis.call('ZREM', string.sub(keys, 1, -5) .. 'expiry', path)
 end
--- The change feed (layout.py: a stream of every namespace's changes, in commit order).
+-- The change feed (layout.py: a stream per bucket of its changes, in commit order). With
+-- several buckets (micro, set by the script from its arguments) an entry's id is Redis'
+-- time in microseconds, so that the streams of different buckets merge in commit order;
+-- with one, Redis makes the id (milliseconds), as before buckets existed.
+local micro = false
+local last_us, last_seq = nil, 0
+local function next_id(changes)
+  if not micro then return '*' end
+  local clock = redis.call('TIME')
+  local us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+  if last_us == nil then
+    last_us = -1
+    local top = redis.call('XREVRANGE', changes, '+', '-', 'COUNT', 1)
+    if top[1] then
+      local a, b = string.match(top[1][1], '^(%d+)-(%d+)$')
+      last_us, last_seq = tonumber(a), tonumber(b)
+    end
+  end
+  if us > last_us then
+    last_us, last_seq = us, 0
+  else
+    last_seq = last_seq + 1
+  end
+  return string.format('%d-%d', last_us, last_seq)
+end
 local function changed(changes, ns, event, path, version, digest, updated, expires, body)
   local entry = {'n', ns, 'e', event, 'p', path}
   if version then
@@ -66,7 +90,7 @@ local function changed(changes, ns, event, path, version, digest, updated, expir
     entry[#entry + 1], entry[#entry + 2] = 'x', expires
   end
   if body then entry[#entry + 1], entry[#entry + 2] = 'b', body end
-  redis.call('XADD', changes, '*', unpack(entry))
+  redis.call('XADD', changes, next_id(changes), unpack(entry))
 end
 local function remember(sizes, usage, path, old, size)
   redis.call('HSET', sizes, path, size)
@@ -127,6 +151,7 @@ PUT = (
     + USAGE
     + BATCH
     + """
+micro = ARGV[2] == 'u'
 local clock = redis.call('TIME')
 local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
 """
@@ -145,6 +170,7 @@ local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
       local used = redis.call('HMGET', base .. 'usage', 'documents', 'bytes')
       local docs, bytes = tonumber(used[1] or '0'), tonumber(used[2] or '0')
       local before = tonumber(old or '0')
+      docs, bytes = docs + other_docs, bytes + other_bytes
       if max_docs >= 0 and not old and docs + 1 > max_docs then
         version = {OVER_DOCUMENTS}
       elseif max_bytes >= 0 and size > before and bytes + size - before > max_bytes then
@@ -170,20 +196,26 @@ local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
       end
       redis.call('ZADD', base .. 'keys', 0, path)
       redis.call('ZADD', base .. 'expiry', now + ttl, path)
-      if old and not cur then changed(ARGV[3], space, 'expire', path) end
+      if old and not cur then changed(KEYS[2], space, 'expire', path) end
       remember(base .. 'sizes', base .. 'usage', path, old, size)
-      if not old and ns ~= '' then redis.call('SADD', ARGV[2], ns) end
-      changed(ARGV[3], space, 'put', path, version, digest, now, now + ttl, body)
+      if not old and ns ~= '' then redis.call('SADD', KEYS[1], ns) end
+      changed(KEYS[2], space, 'put', path, version, digest, now, now + ttl, body)
     end
   end
+  local docs, bytes = 0, 0
+  if max_docs >= 0 or max_bytes >= 0 then
+    local used = redis.call('HMGET', base .. 'usage', 'documents', 'bytes')
+    docs, bytes = tonumber(used[1] or '0'), tonumber(used[2] or '0')
+  end
 """
-    + PUT_REPLY.lua_emit("version", "hits", "created", "now")
+    + PUT_REPLY.lua_emit("version", "hits", "created", "now", "docs", "bytes")
     + """end
 return cmsgpack.pack(out)
 """
 )
 
-# KEYS doc, hits, keys, sizes, usage, changes | ARGV path, namespace, mode, tags...
+# KEYS doc, hits, keys, sizes, usage, changes | ARGV path, namespace, micro ("u" or ""),
+#   mode, tags...
 #   -> 1 deleted, 0 missing, -1 condition
 # The change is recorded first: while Redis refuses to grow (maxmemory), the delete fails
 # whole rather than go unrecorded.
@@ -191,8 +223,9 @@ DELETE = (
     CONDITION
     + USAGE
     + """
+micro = ARGV[3] == 'u'
 local cur = redis.call('GET', KEYS[1])
-if not holds(cur, ARGV[3], {unpack(ARGV, 4)}) then return -1 end
+if not holds(cur, ARGV[4], {unpack(ARGV, 5)}) then return -1 end
 if not cur then return 0 end
 local v, g, u, x = string.match(cur, '^(%d+):([^:]*):(%d+):(%d+):')
 changed(KEYS[6], ARGV[2], 'delete', ARGV[1], v, g, u, x)
@@ -204,10 +237,11 @@ return 1
 
 # Walk the index from min to max, keep live paths, drop dead ones.
 # KEYS keys, hits, sizes, usage, changes | ARGV doc key prefix, min, max, limit,
-#   with_values(0/1), namespace -> paths, or {path, value, hits} triples
+#   with_values(0/1), namespace, micro -> paths, or {path, value, hits} triples
 LIST = (
     USAGE
     + """
+micro = ARGV[7] == 'u'
 local out = {}
 local min = ARGV[2]
 local limit = tonumber(ARGV[4])
@@ -234,10 +268,11 @@ return out
 
 # One level of the index (core/levels.py says what): a folder is one entry, and the walk
 # jumps past it. KEYS as LIST | ARGV doc key prefix, min, max, limit, namespace, prefix,
-#   delimiter -> {name, 1 for a folder else 0} pairs
+#   delimiter, micro -> {name, 1 for a folder else 0} pairs
 LEVEL = (
     USAGE
     + """
+micro = ARGV[8] == 'u'
 local out = {}
 local min = ARGV[2]
 local limit = tonumber(ARGV[4])
@@ -274,10 +309,11 @@ return out
 """
 )
 
-# KEYS hits, keys, sizes, usage, changes | ARGV doc key prefix, limit, namespace
+# KEYS hits, keys, sizes, usage, changes | ARGV doc key prefix, limit, namespace, micro
 TOP = (
     USAGE
     + """
+micro = ARGV[4] == 'u'
 local out = {}
 local limit = tonumber(ARGV[2])
 local start = 0
@@ -304,10 +340,11 @@ return out
 )
 
 # KEYS doc, hits, keys, sizes, usage, changes
-# ARGV path, whole value, version, expires, hits, size, namespace
+# ARGV path, whole value, version, expires, hits, size, namespace, micro
 RESTORE = (
     USAGE
     + """
+micro = ARGV[8] == 'u'
 local cur = redis.call('GET', KEYS[1])
 if cur and tonumber(string.match(cur, '^(%d+):')) >= tonumber(ARGV[3]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[4])
@@ -326,11 +363,12 @@ return 1
 )
 
 # What both sweeps do with one path: drop its entries when its document is gone (-2), and
-# say what is left of its lifetime otherwise (-1: none). KEYS 1, 2, 4, 5, 6 and ARGV 1 and 3
-# are the same in both.
+# say what is left of its lifetime otherwise (-1: none). KEYS 1, 2, 4, 5, 6 and ARGV 1, 3
+# and 4 (micro) are the same in both.
 SWEEP_STEP = (
     USAGE
     + """
+micro = ARGV[4] == 'u'
 local clock = redis.call('TIME')
 local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
 local function swept(path)
@@ -347,8 +385,8 @@ end
 # The sweep, once the expiry index is complete: up to ARGV[2] entries whose time has come,
 # oldest first; a document written again since has a later score (PUT keeps it), so one
 # still there here is only rescored (Redis' clock ahead of the score by a millisecond).
-# KEYS keys, hits, expiry, sizes, usage, changes | ARGV doc key prefix, batch, namespace
-#   -> {removed, done(0/1)}
+# KEYS keys, hits, expiry, sizes, usage, changes | ARGV doc key prefix, batch, namespace,
+#   micro -> {removed, done(0/1)}
 SWEEP_DUE = (
     SWEEP_STEP
     + """
@@ -374,7 +412,7 @@ return {removed, 0}
 # documents and indexes the expiry of the others; a completed walk marks the index complete
 # (KEYS[8]) and later sweeps take SWEEP_DUE.
 # KEYS keys, hits, sweep, sizes, usage, changes, expiry, indexed | ARGV doc key prefix,
-#   batch, namespace -> {removed, wrapped(0/1)}
+#   batch, namespace, micro -> {removed, wrapped(0/1)}
 SWEEP = (
     SWEEP_STEP
     + """
@@ -439,42 +477,83 @@ return cmsgpack.pack(out)
 )
 
 
-# Read the feed: KEYS changes | ARGV after (an id), count -> MessagePack: id, fields, ...
+# Redis' time in a stream's unit: microseconds with several buckets ("u"), else ms.
+CLOCK = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+if ARGV[#ARGV] == 'u' then now = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) end
+"""
+
+# Read the feed: KEYS changes | ARGV the first id, "(" before it when it is excluded, count,
+#   micro -> MessagePack: Redis' time when read, then id, fields, id, fields, ...
+# Every entry added later has an id after that time (a stream's ids grow, from the server's
+# clock): store.py merges the buckets' streams up to there.
 # Tuning: one string for the whole batch (see BATCH): the client took 18 us an entry to
 # convert an XREAD reply, against about 2 to unpack this.
-READ = """
-local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', tonumber(ARGV[2]))
-local out = {}
+READ = (
+    CLOCK
+    + """
+local entries = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', tonumber(ARGV[2]))
+local out = {now}
 for _, entry in ipairs(entries) do
   out[#out + 1] = entry[1]
   out[#out + 1] = entry[2]
 end
 return cmsgpack.pack(out)
 """
+)
 
-# Trim the feed: KEYS changes, floor | ARGV oldest id to keep by age ("ms-0"), max entries.
+# The end of the feed: KEYS changes, floor | ARGV micro -> {Redis' time, the last id or "",
+#   the floor or ""}
+LAST = (
+    CLOCK
+    + """
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local last = ''
+if top[1] then last = top[1][1] end
+return {string.format('%d', now), last, redis.call('GET', KEYS[2]) or ''}
+"""
+)
+
+# Trim the feed: KEYS changes, floor | ARGV the first id to keep ("" to trim by age only),
+#   the age to keep in the stream's unit ("" to trim by id only), chunk, micro
+#   -> entries deleted (at most chunk: the caller calls again; Redis serves others between)
 # Deletes exactly (no "~"), and records in floor the last id deleted, so a cursor before it
 # is known to be expired (and one at it is not).
-TRIM = """
+TRIM = (
+    CLOCK
+    + """
 local function before(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')
   am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
   return am < bm or (am == bm and as < bs)
 end
-local chunk = tonumber(ARGV[3])
-local over = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])
--- At most chunk entries a call (the caller calls again): Redis serves others in between.
-local aged = redis.call('XRANGE', KEYS[1], '-', '(' .. ARGV[1], 'COUNT', chunk)
-local n = math.max(math.min(over, chunk), #aged)
-if n <= 0 then return 0 end
-local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', n)
+local keep = ARGV[1]
+if ARGV[2] ~= '' then
+  local aged = string.format('%d-0', math.max(now - tonumber(ARGV[2]), 0))
+  if keep == '' or before(keep, aged) then keep = aged end
+end
+local gone = redis.call('XRANGE', KEYS[1], '-', '(' .. keep, 'COUNT', tonumber(ARGV[3]))
+if #gone == 0 then return 0 end
 local last = gone[#gone][1]
 local ms, seq = string.match(last, '^(%d+)-(%d+)$')
 local removed = redis.call('XTRIM', KEYS[1], 'MINID', ms .. '-' .. (tonumber(seq) + 1))
 local floor = redis.call('GET', KEYS[2])
 if not floor or before(floor, last) then redis.call('SET', KEYS[2], last) end
 return removed
+"""
+)
+
+# Drop a namespace's documents in one bucket, a step at a time: KEYS keys | ARGV doc key
+#   prefix, step -> documents dropped (fewer than step: none left)
+DROP = """
+local paths = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+for _, path in ipairs(paths) do
+  redis.call('UNLINK', ARGV[1] .. path)
+end
+if #paths > 0 then redis.call('ZREM', KEYS[1], unpack(paths)) end
+return #paths
 """
 
 
@@ -495,6 +574,8 @@ FLAGS = {
     "RATE": "allow-oom",
     "TRIM": "allow-oom",
     "READ": "allow-oom",
+    "LAST": "allow-oom",
+    "DROP": "allow-oom",
 }
 
 
@@ -513,6 +594,8 @@ def sources(flags: bool) -> dict[str, str]:
         "RATE": RATE,
         "TRIM": TRIM,
         "READ": READ,
+        "LAST": LAST,
+        "DROP": DROP,
     }
     if not flags:
         return scripts

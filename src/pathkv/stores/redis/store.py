@@ -3,8 +3,14 @@
 Every request is at most one round trip: a Lua script (sent by SHA, loaded on first use) or
 one command. Concurrent GETs, PUTs and counter increments are batched (batching.py): the
 requests of one event-loop turn share one script call, which is what makes the client's
-per-call cost affordable (tuning, measured in bench/findings.md). A batch may mix
-namespaces: each of its records names its own key base.
+per-call cost affordable (tuning, measured in bench/findings.md). Batches are per bucket
+(layout.py), so each is one script call on the node that serves the bucket, and the
+batches of different buckets travel in parallel; a batch may mix namespaces: each of its
+records names its own key base.
+
+What spans buckets (listing, the hit ranking, export, sweep, usage, the change feed) asks
+every bucket and merges the answers: a listing page is the first ``limit`` of the buckets'
+pages, each sorted, after the same cursor (a path), so cursors stay what they were.
 
 Expiry is Redis' own (PXAT on the document string); see layout.py for the keys and
 scripts.py for how the listing index and hit ranking are pruned.
@@ -18,11 +24,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
+import heapq
 import itertools
 import logging
 import time
 import zlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import msgpack
 from glide import (
@@ -47,6 +56,7 @@ from glide import (
 )
 from glide import TimeoutError as GlideTimeout
 
+from pathkv.aio import LoopBound
 from pathkv.core.contract import (
     ORIGIN,
     Bucket,
@@ -74,18 +84,22 @@ from pathkv.stores.redis.layout import (
     CHANGES,
     CHANGES_FLOOR,
     GET_REPLY,
+    LAYOUT,
+    LEGACY,
+    NAMED,
     NAMESPACES,
     OVER_BYTES,
     OVER_DOCUMENTS,
     PUT_REPLY,
     RATES,
     REFUSED,
-    key_base,
+    Layout,
 )
 from pathkv.stores.redis.options import RedisOptions
 from pathkv.stores.redis.sentinel import ask_primary
 
 log = logging.getLogger("pathkv")
+T = TypeVar("T")
 
 # Tuning: the sweep walks the index in small steps with a pause between them: each step is a
 # script that holds Redis, and a background sweep must not show in request latency.
@@ -112,6 +126,22 @@ COMPRESS_LEVEL = 1
 FOLLOW_PAUSE = 0.25
 # On a cluster: seconds between two checks of its topology (who serves which slots).
 TOPOLOGY_CHECK = 1
+
+
+# A write waiting in a bucket's batch: key base, namespace name ("" for the default), the
+# write, its condition, the namespace's limits, its usage in the other buckets.
+PendingWrite = tuple[str, str, Write, Expect | None, Limits | None, tuple[int, int]]
+# Tuning: with several buckets, how long a namespace's usage as read from the buckets
+# stands for the quota check of its writes (a worker keeps its own writes' effect exact;
+# other workers' writes are seen within this time).
+USAGE_REFRESH = 1.0
+# Tuning: with several change streams there is no one stream to block on: the reader asks
+# every bucket again after this pause (the feed's latency with several buckets).
+FEED_POLL = 0.01
+# The longest present() waits for every bucket's clock to pass the feed's last change.
+SETTLE_LIMIT = 0.05
+# The highest sequence number a stream id may carry (Redis: 64 bits).
+LAST_SEQUENCE = (1 << 64) - 1
 
 
 def waited(options: RedisOptions) -> float:
@@ -217,12 +247,6 @@ def _record(path: str, value: bytes, hits: bytes | str | float) -> Record:
     )
 
 
-def _position(ident: bytes | str) -> Position:
-    """A stream id ("<ms>-<seq>") as a position."""
-    ms, _, seq = _text(ident).partition("-")
-    return (int(ms), int(seq or 0))
-
-
 def _stream_id(position: Position) -> str:
     return f"{position[0]}-{position[1]}"
 
@@ -252,11 +276,6 @@ def _unpack(packed: bytes) -> Any:
     return msgpack.unpackb(packed, raw=True)
 
 
-def _glob_escape(text: str) -> str:
-    """text matched literally in a SCAN pattern."""
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
@@ -269,15 +288,31 @@ class RedisStore(Store):
     def __init__(self, options: RedisOptions) -> None:
         self.options = options
         self._config = client_config(options)
-        self._prefix = options.prefix
-        self._changes = options.prefix + CHANGES
-        # On a cluster every key shares the prefix's hash tag, so one slot: commands that
-        # name no key (PING, INFO, TIME, SCAN...) go to the primary that serves it.
-        self._route = SlotKeyRoute(SlotType.PRIMARY, options.prefix) if options.cluster else None
-        self._route_keys: list[str] = [options.prefix] if options.cluster else []
+        self._layout = layout = Layout(options.prefix, options.buckets, bool(options.cluster))
+        self._home = layout.home
+        self._buckets = range(layout.buckets)
+        # Per bucket: the key a script that takes no other is sent with (its slot), the
+        # change stream and its floor, the set of namespaces.
+        self._roots = layout.roots
+        self._feeds = [root + CHANGES for root in layout.roots]
+        self._floors = [root + CHANGES_FLOOR for root in layout.roots]
+        self._namespace_sets = [root + NAMESPACES for root in layout.roots]
+        # Change ids: Redis' own (ms) with one stream, microseconds with several (scripts.py).
+        self._micro = "u" if layout.buckets > 1 else ""
+        # Commands that name no key (PING, INFO, CONFIG) go to the primary of the home slot.
+        self._route = SlotKeyRoute(SlotType.PRIMARY, layout.home) if options.cluster else None
         # The feed's reader blocks (XREAD BLOCK): on a connection of its own, made on first use.
         self._feed_client: Any = None
-        self._bases: dict[str, str] = {DEFAULT.name: options.prefix}
+        # The layout the keyspace was found to have, once checked (open, health).
+        self._layout_checked = False
+        self._layout_problem: str | None = None
+        # With several buckets, what a namespace holds in each (for quotas), as last read:
+        # namespace -> (when read, [(documents, bytes) per bucket]).
+        self._usages: dict[str, tuple[float, list[tuple[int, int]]]] = {}
+        self._usage_locks: dict[str, asyncio.Lock] = {}
+        # Per namespace and bucket, the documents and bytes this worker's writes under
+        # limits may add there, until they are answered.
+        self._in_flight: dict[str, list[list[int]]] = {}
         self._pool_size = options.pool_size
         self._unreachable_until = 0.0
         self._probing = False
@@ -286,11 +321,13 @@ class RedisStore(Store):
         self._deadline = options.timeout + options.connect_timeout + waited(options)
         self._clients: list[Any] = []
         self._next = itertools.cycle(range(options.pool_size))
-        self._reads: Batcher[tuple[str, str, bool], Any] = Batcher(self._get_many)
-        # (key base, namespace name or "" for the default, write, condition, limits)
-        self._writes: Batcher[tuple[str, str, Write, Expect | None, Limits | None], Any] = Batcher(
-            self._put_many
-        )
+        # One batcher per bucket for reads, writes and rate limits.
+        self._reads: list[Batcher[tuple[str, str, bool], Any]] = [
+            Batcher(functools.partial(self._get_many, b)) for b in self._buckets
+        ]
+        self._writes: list[Batcher[PendingWrite, Any]] = [
+            Batcher(functools.partial(self._put_many, b)) for b in self._buckets
+        ]
         self._increments: Batcher[str, int] = Batcher(self._incr_many)
         self._rates: Batcher[list[Bucket], Any] = Batcher(self._take_many)
         # Until the server's version is known, scripts go without a flags line (6.2 knows
@@ -327,12 +364,41 @@ class RedisStore(Store):
             self._clients = await self._new_clients()
         # The clients belong to this loop, and so do the batches.
         loop = asyncio.get_running_loop()
-        for batcher in (self._reads, self._writes, self._increments, self._rates):
+        batchers: list[LoopBound] = [*self._reads, *self._writes, self._increments, self._rates]
+        for batcher in batchers:
             batcher.bind(loop)
         # Learn the server's version and policy now if it is there; later checks follow.
         with contextlib.suppress(StoreError, TimeoutError):
             async with asyncio.timeout(self.options.connect_timeout):
                 await self.health()
+        if self._layout_problem is not None:
+            raise StoreError(self._layout_problem)
+
+    async def _check_layout(self) -> None:
+        """Record the layout in a new keyspace; refuse one made with another (a keyspace
+        without a record is of the one-bucket layout when it holds anything)."""
+        key = self._home + LAYOUT
+        wanted = self._layout.record
+        found = await self._call(lambda c: c.get(key))
+        if found is None:
+            legacy = self._layout.buckets > 1 and await self._call(
+                lambda c: c.exists([self._home + name for name in LEGACY])
+            )
+            if legacy:
+                found = "buckets=1"
+            else:
+                await self._call(lambda c: self._command(c, ["SET", key, wanted, "NX"]))
+                found = await self._call(lambda c: c.get(key))
+        found = _text(found) if found is not None else wanted
+        self._layout_checked = True
+        if found != wanted:
+            had = found.partition("=")[2]
+            self._layout_problem = (
+                f"the Redis keyspace under prefix {self.options.prefix!r} was made with "
+                f"{had} bucket(s), this server is set to {self._layout.buckets}: set "
+                f"PATHKV_REDIS_BUCKETS={had}, or move the data to a new prefix with "
+                "pathkv export | pathkv import"
+            )
 
     async def _new_clients(self) -> list[Any]:
         self._config = client_config(self.options)
@@ -403,6 +469,10 @@ class RedisStore(Store):
         keeps documents; asked at start and every few seconds, so a Redis that comes back
         or is replaced (reconnect, failover) is checked again."""
         self._ask_sentinels()
+        if not self._layout_checked:
+            await self._check_layout()
+        if self._layout_problem is not None:
+            return StoreHealth(False, self._layout_problem)
         info = _text(await self._call(lambda c: self._command(c, ["INFO", "server"])))
         flags = _major_version(info) >= 7
         if flags != self._flags:
@@ -446,6 +516,8 @@ class RedisStore(Store):
     # helpers ---------------------------------------------------------------------------
 
     async def _call(self, operation: Any) -> Any:
+        if self._layout_problem is not None:
+            raise StoreError(self._layout_problem)
         if not self._clients:
             if self._opened and self.options.sentinels:
                 self._ask_sentinels()
@@ -487,31 +559,26 @@ class RedisStore(Store):
         return client.custom_command(command, route=self._route)
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """A script; a cluster client sends it to the node of its first key."""
         script = self._scripts[name]
-        # A cluster client sends a script to the node of its first key: one that takes
-        # none is given the prefix (its slot), which it does not read.
-        keys = keys or self._route_keys
         return await self._call(lambda c: c.invoke_script(script, keys=keys, args=args))
 
-    def _base(self, ns: Namespace) -> str:
-        base = self._bases.get(ns.name)
-        if base is None:
-            base = self._bases[ns.name] = key_base(self._prefix, ns)
-        return base
+    def _where(self, ns: Namespace, path: str) -> tuple[int, str]:
+        """A document's bucket and its namespace's key base there."""
+        bucket = self._layout.bucket(ns, path)
+        return bucket, self._layout.base(ns, bucket)
 
-    async def _base_for_restore(self, ns: Namespace) -> str:
-        """The key base, the namespace recorded (PUT records it in its script, on a create)."""
-        if ns.name != DEFAULT.name:
-            await self._call(lambda c: c.sadd(self._prefix + NAMESPACES, [ns.name]))
-        return self._base(ns)
+    async def _each_bucket(self, ask: Callable[[int], Awaitable[T]]) -> list[T]:
+        """ask(bucket) of every bucket, in parallel (each on its own node)."""
+        if len(self._buckets) == 1:
+            return [await ask(0)]
+        return list(await asyncio.gather(*(ask(b) for b in self._buckets)))
 
     # contract --------------------------------------------------------------------------
 
-    async def _put_many(
-        self, items: list[tuple[str, str, Write, Expect | None, Limits | None]]
-    ) -> list[Any]:
+    async def _put_many(self, bucket: int, items: list[PendingWrite]) -> list[Any]:
         batch: list[Any] = []
-        for base, name, write, expect, limits in items:
+        for base, name, write, expect, limits, others in items:
             mode, tags = _condition(expect)
             # Only the lifetime is sent: Redis' clock decides when it ends (see scripts.py).
             ttl = b"%d" % (write.expires_at - write.now)
@@ -526,17 +593,16 @@ class RedisStore(Store):
                 tags,
             )
             if limits is None:
-                batch += (len(write.body), -1, -1)
+                batch += (len(write.body), -1, -1, 0, 0)
             else:
                 batch += (
                     len(write.body),
                     -1 if limits.documents is None else limits.documents,
                     -1 if limits.bytes is None else limits.bytes,
+                    *others,
                 )
-        namespaces = self._prefix + NAMESPACES
-        return PUT_REPLY.split(
-            _unpack(await self._write("PUT", [], [_pack(batch), namespaces, self._changes]))
-        )
+        keys = [self._namespace_sets[bucket], self._feeds[bucket]]
+        return PUT_REPLY.split(_unpack(await self._write("PUT", keys, [_pack(batch), self._micro])))
 
     async def _write(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """A script that writes documents. With PATHKV_REDIS_WAIT_REPLICAS, followed on the
@@ -544,15 +610,18 @@ class RedisStore(Store):
         many replicas in time is not acknowledged (503: it is on the primary, perhaps
         nowhere else, and a failover would lose it)."""
         script = self._scripts[name]
-        keys = keys or self._route_keys
         wanted = self.options.wait_replicas
         if not wanted:
             return await self._call(lambda c: c.invoke_script(script, keys=keys, args=args))
         wait = ["WAIT", str(wanted), str(max(1, int(self.options.wait_timeout * 1000)))]
+        # On a cluster, to the primary that took the write.
+        route = SlotKeyRoute(SlotType.PRIMARY, keys[0]) if self.options.cluster else None
 
         async def replicated(client: Any) -> tuple[Any, int]:
             result = await client.invoke_script(script, keys=keys, args=args)
-            return result, int(await self._command(client, wait))
+            if route is None:
+                return result, int(await client.custom_command(wait))
+            return result, int(await client.custom_command(wait, route=route))
 
         result, reached = await self._call(replicated)
         if reached < wanted:
@@ -566,11 +635,13 @@ class RedisStore(Store):
         self, ns: Namespace, write: Write, expect: Expect | None, limits: Limits | None = None
     ) -> tuple[Record, bool]:
         self._check_writable()
-        base = self._base(ns)
+        bucket, base = self._where(ns, write.path)
         name = "" if ns.name == DEFAULT.name else ns.name
-        version, hits, created, updated = await self._writes.submit(
-            (base, name, write, expect, limits)
-        )
+        if limits is None or len(self._buckets) == 1:
+            reply = await self._writes[bucket].submit((base, name, write, expect, limits, (0, 0)))
+        else:
+            reply = await self._put_counted(ns, bucket, (base, name, write, expect, limits))
+        version, hits, created, updated = reply[:4]
         if version == 0:
             raise ConditionFailed(write.path)
         if version == OVER_DOCUMENTS:
@@ -593,12 +664,62 @@ class RedisStore(Store):
             _hits(hits),
         ), created == 1
 
-    async def _get_many(self, items: list[tuple[str, str, bool]]) -> list[Any]:
+    async def _put_counted(
+        self, ns: Namespace, bucket: int, write: tuple[str, str, Write, Expect | None, Limits]
+    ) -> list[Any]:
+        """A write under limits with several buckets. Its script sees its own bucket's
+        usage; the rest of the namespace's is what the other buckets last reported (read
+        again after USAGE_REFRESH) plus this worker's writes in flight there, each counted
+        as if it created its document. So one worker never passes a limit; several may, by
+        what the others wrote within USAGE_REFRESH."""
+        name = ns.name
+        known = self._usages.get(name)
+        if known is None or time.monotonic() - known[0] > USAGE_REFRESH:
+            lock = self._usage_locks.setdefault(name, asyncio.Lock())
+            async with lock:
+                known = self._usages.get(name)
+                if known is None or time.monotonic() - known[0] > USAGE_REFRESH:
+                    known = (time.monotonic(), await self._bucket_usages(ns))
+                    self._usages[name] = known
+        per_bucket = known[1]
+        pending = self._in_flight.setdefault(name, [[0, 0] for _ in self._buckets])
+        documents = used = 0
+        for other in self._buckets:
+            if other != bucket:
+                documents += per_bucket[other][0] + pending[other][0]
+                used += per_bucket[other][1] + pending[other][1]
+        size = len(write[2].body)
+        pending[bucket][0] += 1
+        pending[bucket][1] += size
+        try:
+            reply = await self._writes[bucket].submit((*write, (documents, used)))
+        finally:
+            pending[bucket][0] -= 1
+            pending[bucket][1] -= size
+        if reply[0] not in (0, REFUSED) and self._usages.get(name) is known:
+            per_bucket[bucket] = (int(reply[4]), int(reply[5]))
+        return list(reply)
+
+    def _forget_usage(self, ns: Namespace) -> None:
+        """After what lowers usage without reporting it (deletes, sweeps, drops)."""
+        self._usages.pop(ns.name, None)
+
+    async def _bucket_usages(self, ns: Namespace) -> list[tuple[int, int]]:
+        async def read(bucket: int) -> tuple[int, int]:
+            key = self._layout.base(ns, bucket) + "usage"
+            documents, used = await self._call(lambda c: c.hmget(key, ["documents", "bytes"]))
+            return int(documents or 0), int(used or 0)
+
+        return await self._each_bucket(read)
+
+    async def _get_many(self, bucket: int, items: list[tuple[str, str, bool]]) -> list[Any]:
         batch = list(itertools.chain.from_iterable(items))
-        return GET_REPLY.split(_unpack(await self._script("GET", [], [_pack(batch)])))
+        reply = await self._script("GET", [self._roots[bucket]], [_pack(batch)])
+        return GET_REPLY.split(_unpack(reply))
 
     async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
-        value, hits, left = await self._reads.submit((self._base(ns), path, count_hit))
+        bucket, base = self._where(ns, path)
+        value, hits, left = await self._reads[bucket].submit((base, path, count_hit))
         if value is False:
             return None
         record = _record(path, value, hits)
@@ -607,15 +728,17 @@ class RedisStore(Store):
         return record
 
     async def delete(self, ns: Namespace, path: str, now: int, expect: Expect | None) -> bool:
-        base = self._base(ns)
+        bucket, base = self._where(ns, path)
         mode, tags = _condition(expect)
         result = await self._write(
             "DELETE",
-            [*self._document_keys(base, path), self._changes],
-            [path, ns.name, mode, *tags],
+            [*self._document_keys(base, path), self._feeds[bucket]],
+            [path, ns.name, self._micro, mode, *tags],
         )
         if result == -1:
             raise ConditionFailed(path)
+        if result == 1:
+            self._forget_usage(ns)
         return bool(result == 1)
 
     @staticmethod
@@ -628,6 +751,17 @@ class RedisStore(Store):
         # UTF-8 never contains 0xFF, so this bounds every member that starts with prefix.
         return low, b"(" + encoded + b"\xff"
 
+    async def _listed(self, ns: Namespace, name: str, args: list[Any]) -> list[Any]:
+        """A listing script (LIST or LEVEL) in every bucket: the buckets' answers, each
+        sorted by path, each after the same cursor."""
+
+        async def ask(bucket: int) -> Any:
+            base = self._layout.base(ns, bucket)
+            keys = [*self._index_keys(base), self._feeds[bucket]]
+            return await self._script(name, keys, [base + "d:", *args, self._micro])
+
+        return await self._each_bucket(ask)
+
     async def keys(
         self,
         ns: Namespace,
@@ -637,14 +771,9 @@ class RedisStore(Store):
         now: int,
         inclusive: bool = False,
     ) -> list[str]:
-        base = self._base(ns)
         low, high = self._range(prefix, after, inclusive)
-        result = await self._script(
-            "LIST",
-            [*self._index_keys(base), self._changes],
-            [base + "d:", low, high, str(limit), "0", ns.name],
-        )
-        return [_text(path) for path in result]
+        pages = await self._listed(ns, "LIST", [low, high, str(limit), "0", ns.name])
+        return [_text(path) for path in itertools.islice(heapq.merge(*pages), limit)]
 
     async def level(
         self,
@@ -656,14 +785,18 @@ class RedisStore(Store):
         delimiter: str,
         now: int,
     ) -> list[tuple[str, bool]] | None:
-        base = self._base(ns)
         low, high = self._range(prefix, after, inclusive)
-        result = await self._script(
-            "LEVEL",
-            [*self._index_keys(base), self._changes],
-            [base + "d:", low, high, str(limit), ns.name, prefix, delimiter],
-        )
-        return [(_text(name), bool(folder)) for name, folder in result]
+        pages = await self._listed(ns, "LEVEL", [low, high, str(limit), ns.name, prefix, delimiter])
+        # A folder may hold documents of several buckets: it is one entry.
+        found: list[tuple[str, bool]] = []
+        for name, folder in heapq.merge(*pages, key=lambda entry: entry[0]):
+            entry = (_text(name), bool(folder))
+            if found and found[-1] == entry:
+                continue
+            found.append(entry)
+            if len(found) == limit:
+                break
+        return found
 
     @staticmethod
     def _index_keys(base: str) -> list[str]:
@@ -674,23 +807,22 @@ class RedisStore(Store):
         return [base + "d:" + path, base + "hits", base + "keys", base + "sizes", base + "usage"]
 
     async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
-        base = self._base(ns)
         low, high = self._range("/", after)
-        result = await self._script(
-            "LIST",
-            [*self._index_keys(base), self._changes],
-            [base + "d:", low, high, str(limit), "1", ns.name],
-        )
-        return [_record(_text(path), value, hits) for path, value, hits in result]
+        pages = await self._listed(ns, "LIST", [low, high, str(limit), "1", ns.name])
+        merged = itertools.islice(heapq.merge(*pages, key=lambda triple: triple[0]), limit)
+        return [_record(_text(path), value, hits) for path, value, hits in merged]
 
     async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
         if record.expires_at <= now:
             return False
         self._check_writable()
-        base = await self._base_for_restore(ns)
+        bucket, base = self._where(ns, record.path)
+        if ns.name != DEFAULT.name:
+            # PUT records a namespace in its script, on a create; a restore does it here.
+            await self._call(lambda c: c.sadd(self._namespace_sets[bucket], [ns.name]))
         result = await self._write(
             "RESTORE",
-            [*self._document_keys(base, record.path), self._changes],
+            [*self._document_keys(base, record.path), self._feeds[bucket]],
             [
                 record.path,
                 _stored_value(record),
@@ -699,67 +831,96 @@ class RedisStore(Store):
                 str(record.hits),
                 str(len(record.body)),
                 ns.name,
+                self._micro,
             ],
         )
+        self._forget_usage(ns)
         return bool(result == 1)
 
     async def restore_many(self, items: list[tuple[Namespace, Record]], now: int) -> list[bool]:
         return list(await asyncio.gather(*(self.restore(ns, r, now) for ns, r in items)))
 
-    async def _incr_many(self, bases: list[str]) -> list[int]:
-        """One INCRBY per namespace in the batch; each caller gets its own value of the range."""
+    async def _incr_many(self, counters: list[str]) -> list[int]:
+        """One INCRBY per namespace in the batch; each caller gets its own value of the range.
+
+        A namespace's counter is one key, not shards summed: a worker sends it one INCRBY
+        per turn of its event loop, whatever the number of requests, and a single key takes
+        far more INCRBYs a second than that; shards would cost every GET / a read of all of
+        them and could not hand each caller a value of its own."""
         wanted: dict[str, int] = {}
-        for base in bases:
-            wanted[base] = wanted.get(base, 0) + 1
+        for key in counters:
+            wanted[key] = wanted.get(key, 0) + 1
 
-        async def incr(base: str, count: int) -> int:
-            return int(await self._call(lambda c: c.incrby(base + "count", count)))
+        async def incr(key: str, count: int) -> int:
+            return int(await self._call(lambda c: c.incrby(key, count)))
 
-        lasts = await asyncio.gather(*(incr(b, n) for b, n in wanted.items()))
-        next_value = {b: last - wanted[b] + 1 for b, last in zip(wanted, lasts, strict=True)}
+        lasts = await asyncio.gather(*(incr(k, n) for k, n in wanted.items()))
+        next_value = {k: last - wanted[k] + 1 for k, last in zip(wanted, lasts, strict=True)}
         values = []
-        for base in bases:
-            values.append(next_value[base])
-            next_value[base] += 1
+        for key in counters:
+            values.append(next_value[key])
+            next_value[key] += 1
         return values
 
     async def incr_root(self, ns: Namespace, by: int = 1) -> int:
         if by:
             self._check_writable()
+        key = self._layout.counter(ns)
         if by != 1:
-            base = self._base(ns)
-            return int(await self._call(lambda c: c.incrby(base + "count", by)))
-        return await self._increments.submit(self._base(ns))
+            return int(await self._call(lambda c: c.incrby(key, by)))
+        return await self._increments.submit(key)
 
     async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
-        base = self._base(ns)
-        result = await self._script(
-            "TOP",
-            [base + "hits", base + "keys", base + "sizes", base + "usage", self._changes],
-            [base + "d:", str(limit), ns.name],
-        )
-        pairs = [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
-        return pairs[:limit]
+        async def ask(bucket: int) -> list[tuple[str, int]]:
+            base = self._layout.base(ns, bucket)
+            keys = [base + "hits", base + "keys", base + "sizes", base + "usage"]
+            result = await self._script(
+                "TOP",
+                [*keys, self._feeds[bucket]],
+                [base + "d:", str(limit), ns.name, self._micro],
+            )
+            return [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
+
+        # Each bucket's ranking is by hits, then by path, both descending (the sorted set
+        # read from its end): the merge keeps that order.
+        rankings = await self._each_bucket(ask)
+        if len(rankings) == 1:
+            return rankings[0][:limit]
+        merged = sorted(itertools.chain(*rankings), key=lambda p: (p[1], p[0]), reverse=True)
+        return merged[:limit]
 
     async def sweep(self, ns: Namespace, now: int, limit: int) -> int:
         """Drop the index entries of expired documents (Redis removed the documents): those
         the expiry index says are due, a cost proportional to what is removed. A keyspace
         written before that index existed is walked whole once instead, which completes it.
-        """
-        base = self._base(ns)
-        if base not in self._expiry_indexed and await self._call(
-            lambda c: c.exists([base + "indexed"])
+        Bucket by bucket, up to limit in all."""
+        removed = 0
+        for bucket in self._buckets:
+            removed += await self._sweep_bucket(ns, bucket, limit - removed)
+            if removed >= limit:
+                break
+        if removed:
+            self._forget_usage(ns)
+        return removed
+
+    async def _sweep_bucket(self, ns: Namespace, bucket: int, limit: int) -> int:
+        base = self._layout.base(ns, bucket)
+        if base not in self._expiry_indexed and (
+            len(self._buckets) > 1 or await self._call(lambda c: c.exists([base + "indexed"]))
         ):
+            # With several buckets the keyspace is newer than the expiry index.
             self._expiry_indexed.add(base)
         due = base in self._expiry_indexed
         keys = [base + "keys", base + "hits", base + "expiry" if due else base + "sweep"]
-        keys += [base + "sizes", base + "usage", self._changes]
+        keys += [base + "sizes", base + "usage", self._feeds[bucket]]
         if not due:
             keys += [base + "expiry", base + "indexed"]
         removed = 0
         while removed < limit:
             step_removed, done = await self._script(
-                "SWEEP_DUE" if due else "SWEEP", keys, [base + "d:", str(SWEEP_BATCH), ns.name]
+                "SWEEP_DUE" if due else "SWEEP",
+                keys,
+                [base + "d:", str(SWEEP_BATCH), ns.name, self._micro],
             )
             removed += int(step_removed)
             if done:
@@ -770,23 +931,53 @@ class RedisStore(Store):
         return removed
 
     async def namespaces(self) -> list[Namespace]:
-        names = await self._call(lambda c: c.smembers(self._prefix + NAMESPACES))
-        found = {DEFAULT.name, *(_text(name) for name in names)}
+        async def names(bucket: int) -> Any:
+            key = self._namespace_sets[bucket]
+            return await self._call(lambda c: c.smembers(key))
+
+        found = {DEFAULT.name}
+        for members in await self._each_bucket(names):
+            found.update(_text(name) for name in members)
         return [Namespace(name) for name in sorted(found)]
 
     # the change feed -------------------------------------------------------------------
+    #
+    # A stream per bucket. A change's position is its id in its stream with the bucket
+    # folded into the sequence number: (time, sequence * buckets + bucket), so positions
+    # are unique, ordered as the ids of each stream, and across streams by time (with one
+    # bucket, the stream's own id). A merged read delivers a change only once every
+    # bucket's stream is known up to its position: the streams were read up to their
+    # clock's time, and later changes will carry a later one.
 
-    @staticmethod
-    def _entries(flat: list[Any]) -> list[Change]:
-        """The READ script's answer (id, fields, id, fields, ...; fields flat: name, value)
-        as changes. The fields come in the order the scripts write them: n, e, p, then v,
-        g, u, x and b where present."""
+    def _position(self, ident: bytes | str, bucket: int) -> Position:
+        first, _, seq = _text(ident).partition("-")
+        return (int(first), int(seq or 0) * len(self._buckets) + bucket)
+
+    def _start(self, after: Position, bucket: int) -> str:
+        """Where a bucket's stream is read from, to give its changes after a position."""
+        buckets = len(self._buckets)
+        first, sequence = after
+        own, seq = sequence % buckets, sequence // buckets
+        if bucket <= own:
+            return f"({first}-{min(seq, LAST_SEQUENCE)}"
+        return f"{first}-{min(seq, LAST_SEQUENCE)}"
+
+    def _next_id(self, position: Position, bucket: int) -> str:
+        """The first id of a bucket's stream after a position."""
+        buckets = len(self._buckets)
+        first, sequence = position
+        own, seq = sequence % buckets, sequence // buckets
+        return f"{first}-{seq + 1 if bucket <= own else seq}"
+
+    def _entries(self, flat: list[Any], bucket: int) -> list[Change]:
+        """The READ script's entries (id, fields, id, fields, ...; fields flat: name,
+        value) as changes. The fields come in the order the scripts write them: n, e, p,
+        then v, g, u, x and b where present."""
         changes = []
         for i in range(0, len(flat), 2):
-            ms, _, seq = flat[i].partition(b"-")
             fields = flat[i + 1]
             change = Change(
-                (int(ms), int(seq or 0)),
+                self._position(flat[i], bucket),
                 fields[1].decode(),
                 fields[3].decode(),
                 fields[5].decode(),
@@ -803,12 +994,40 @@ class RedisStore(Store):
         return changes
 
     async def _read(self, after: Position, count: int) -> list[Change]:
-        reply = await self._script("READ", [self._changes], [_stream_id(after), str(count)])
-        return self._entries(_unpack(reply))
+        """The first count changes after a position, merged over the buckets."""
+
+        async def read(bucket: int) -> tuple[int, list[Change]]:
+            reply = await self._script(
+                "READ",
+                [self._feeds[bucket]],
+                [self._start(after, bucket), str(count), self._micro],
+            )
+            flat = _unpack(reply)
+            return int(flat[0]), self._entries(flat[1:], bucket)
+
+        replies = await self._each_bucket(read)
+        if len(replies) == 1:
+            return replies[0][1]
+        known: Position | None = None  # every change before this one has been read
+        for clock, entries in replies:
+            if len(entries) == count:
+                last = entries[-1].position
+                upto = (last[0], last[1] + 1)
+            else:
+                upto = (clock, 0)
+            known = upto if known is None else min(known, upto)
+        merged = heapq.merge(*(entries for _, entries in replies), key=lambda c: c.position)
+        return [c for c in itertools.islice(merged, count) if known is None or c.position < known]
 
     async def _floor(self) -> Position:
-        floor = await self._call(lambda c: c.get(self._prefix + CHANGES_FLOOR))
-        return _position(floor) if floor is not None else ORIGIN
+        """The last position the feed forgot (trimmed), over every bucket."""
+
+        async def floor(bucket: int) -> Position:
+            key = self._floors[bucket]
+            found = await self._call(lambda c: c.get(key))
+            return self._position(found, bucket) if found is not None else ORIGIN
+
+        return max(await self._each_bucket(floor))
 
     async def changes(
         self, after: Position, limit: int, ns: Namespace | None = None
@@ -817,7 +1036,7 @@ class RedisStore(Store):
             raise CursorExpired(f"changes after {_stream_id(after)} are no longer kept")
         found: list[Change] = []
         start = after
-        # A namespace's changes are picked from the one stream: read on until limit of them.
+        # A namespace's changes are picked from the streams: read on until limit of them.
         while len(found) < limit:
             step = limit if ns is None else max(limit, 500)
             batch = await self._read(start, step)
@@ -831,6 +1050,13 @@ class RedisStore(Store):
         changes = await self._read(after, limit)
         if changes or wait <= 0:
             return changes
+        wait = min(wait, FEED_WAIT_LIMIT)
+        if len(self._buckets) > 1:
+            deadline = time.monotonic() + wait
+            while not changes and time.monotonic() < deadline:
+                await asyncio.sleep(FEED_POLL)
+                changes = await self._read(after, limit)
+            return changes
         # Nothing yet: wait for the next entry with XREAD BLOCK, on a connection of its own
         # (a blocking command would hold up every request pipelined on a shared one).
         if self._feed_client is None:
@@ -841,9 +1067,9 @@ class RedisStore(Store):
             "COUNT",
             "1",
             "BLOCK",
-            str(max(1, int(min(wait, FEED_WAIT_LIMIT) * 1000))),
+            str(max(1, int(wait * 1000))),
             "STREAMS",
-            self._changes,
+            self._feeds[0],
             _stream_id(after),
         ]
         try:
@@ -856,72 +1082,98 @@ class RedisStore(Store):
         return await self._read(after, limit) if arrived else []
 
     async def present(self) -> Position:
-        reply = await self._call(
-            lambda c: self._command(c, ["XREVRANGE", self._changes, "+", "-", "COUNT", "1"])
-        )
-        items = list(reply.keys() if isinstance(reply, dict) else (e[0] for e in reply or []))
-        floor = await self._floor()
-        return max(_position(items[0]), floor) if items else floor
+        """The position of the last change (or of the last one forgotten). With several
+        streams, once every bucket's clock has passed it: a change made later cannot take
+        a position before it."""
+
+        async def last(bucket: int) -> tuple[int, Position]:
+            clock, ident, floor = await self._script(
+                "LAST", [self._feeds[bucket], self._floors[bucket]], [self._micro]
+            )
+            found = max(
+                self._position(ident, bucket) if ident else ORIGIN,
+                self._position(floor, bucket) if floor else ORIGIN,
+            )
+            return int(clock), found
+
+        settle = time.monotonic() + SETTLE_LIMIT
+        while True:
+            ends = await self._each_bucket(last)
+            position = max(found for _, found in ends)
+            if len(ends) == 1 or position[0] < min(clock for clock, _ in ends):
+                return position
+            if time.monotonic() > settle:
+                return position
+            await asyncio.sleep(0.001)
 
     async def trim_changes(self, now: int, max_age_ms: int, max_events: int) -> None:
-        # Redis' clock decides the age, as it does expiry.
+        """By age in every stream (Redis' clock decides it, as it does expiry); then by
+        count over all of them: the oldest changes go until max_events are left."""
         del now
-        clock = await self._call(lambda c: self._command(c, ["TIME"]))
-        oldest = int(_text(clock[0])) * 1000 + int(_text(clock[1])) // 1000 - max_age_ms
-        arguments = [f"{max(oldest, 0)}-0", str(max_events), str(TRIM_CHUNK)]
-        while (
-            await self._script("TRIM", [self._changes, self._prefix + CHANGES_FLOOR], arguments)
-            >= TRIM_CHUNK
-        ):
-            pass
+        age = str(max_age_ms * (1000 if self._micro else 1))
+
+        async def trim(bucket: int, keep: str, by_age: str) -> None:
+            keys = [self._feeds[bucket], self._floors[bucket]]
+            arguments = [keep, by_age, str(TRIM_CHUNK), self._micro]
+            while await self._script("TRIM", keys, arguments) >= TRIM_CHUNK:
+                pass
+
+        async def length(bucket: int) -> int:
+            key = self._feeds[bucket]
+            return int(await self._call(lambda c: c.xlen(key)))
+
+        await self._each_bucket(lambda b: trim(b, "", age))
+        while True:
+            lengths = await self._each_bucket(length)
+            over = sum(int(n) for n in lengths) - max_events
+            if over <= 0:
+                return
+            oldest = await self._read(ORIGIN, min(over, TRIM_CHUNK))
+            if not oldest:
+                return
+            cut = oldest[-1].position
+            await self._each_bucket(lambda b: trim(b, self._next_id(cut, b), ""))  # noqa: B023
 
     # tenants ---------------------------------------------------------------------------
 
     async def usage(self, ns: Namespace) -> Usage:
-        base = self._base(ns)
-        documents, used = await self._call(
-            lambda c: c.hmget(base + "usage", ["documents", "bytes"])
-        )
-        return Usage(int(documents or 0), int(used or 0))
+        per_bucket = await self._bucket_usages(ns)
+        return Usage(sum(d for d, _ in per_bucket), sum(u for _, u in per_bucket))
 
     async def drop(self, ns: Namespace) -> None:
-        """Every key of the namespace, found with SCAN and unlinked in steps."""
-        base = self._base(ns)
-        if ns.name == DEFAULT.name:
-            patterns = [_glob_escape(base) + "d:*"]
-            named = [
-                base + n
-                for n in ("keys", "hits", "count", "sweep", "sizes", "usage", "expiry", "indexed")
-            ]
-        else:
-            patterns, named = [_glob_escape(base) + "*"], []
-        for pattern in patterns:
-            cursor: Any = "0"
-            while True:
-                cursor, found = await self._call(
-                    lambda c, at=cursor, p=pattern: self._command(
-                        c, ["SCAN", at, "MATCH", p, "COUNT", "500"]
-                    )
-                )
-                if found:
-                    await self._call(lambda c, keys=found: self._command(c, ["UNLINK", *keys]))
-                if _text(cursor) == "0":
-                    break
-        if named:
-            await self._call(lambda c: self._command(c, ["UNLINK", *named]))
-        await self._call(lambda c: c.srem(self._prefix + NAMESPACES, [ns.name]))
-        self._expiry_indexed.discard(base)
+        """Every key of the namespace: its documents, found in each bucket's index and
+        unlinked in steps, then the bucket's other keys."""
+
+        async def drop_bucket(bucket: int) -> None:
+            base = self._layout.base(ns, bucket)
+            while await self._script("DROP", [base + "keys"], [base + "d:", "500"]) >= 500:
+                pass
+            named = [base + name for name in NAMED]
+            await self._call(lambda c: self._command_on(c, named[0], ["UNLINK", *named]))
+            if ns.name != DEFAULT.name:
+                key = self._namespace_sets[bucket]
+                await self._call(lambda c: c.srem(key, [ns.name]))
+            self._expiry_indexed.discard(base)
+
+        await self._each_bucket(drop_bucket)
+        self._forget_usage(ns)
+
+    def _command_on(self, client: Any, key: str, command: list[Any]) -> Any:
+        """A command sent, on a cluster, to the primary that serves key."""
+        if not self.options.cluster:
+            return client.custom_command(command)
+        return client.custom_command(command, route=SlotKeyRoute(SlotType.PRIMARY, key))
 
     async def _take_many(self, requests: list[list[Bucket]]) -> list[Any]:
+        """Rate limits live in the keyspace's home slot: a request counts against several
+        at once (its tenant's and its token's), so they must share one slot, and a limit
+        must be in the same slot whatever it is taken with. One script per batch."""
+        home = self._home
         batch = [
-            [
-                value
-                for b in buckets
-                for value in (self._prefix + RATES + b.key, b.limit, b.window_ms)
-            ]
-            for buckets in requests
+            [value for b in limits for value in (home + RATES + b.key, b.limit, b.window_ms)]
+            for limits in requests
         ]
-        replies: list[Any] = _unpack(await self._script("RATE", [], [_pack(batch)]))
+        replies: list[Any] = _unpack(await self._script("RATE", [home], [_pack(batch)]))
         return replies
 
     async def take(self, buckets: list[Bucket], now: int) -> Taken:
@@ -933,17 +1185,17 @@ class RedisStore(Store):
         )
 
     async def account_get(self, kind: str, key: str) -> bytes | None:
-        value = await self._call(lambda c: c.hget(self._prefix + ACCOUNTS + kind, key))
+        value = await self._call(lambda c: c.hget(self._home + ACCOUNTS + kind, key))
         return None if value is None else bytes(value)
 
     async def account_put(self, kind: str, key: str, value: bytes) -> bool:
-        added = await self._call(lambda c: c.hset(self._prefix + ACCOUNTS + kind, {key: value}))
+        added = await self._call(lambda c: c.hset(self._home + ACCOUNTS + kind, {key: value}))
         return bool(added)
 
     async def account_delete(self, kind: str, key: str) -> bool:
-        removed = await self._call(lambda c: c.hdel(self._prefix + ACCOUNTS + kind, [key]))
+        removed = await self._call(lambda c: c.hdel(self._home + ACCOUNTS + kind, [key]))
         return bool(removed)
 
     async def account_list(self, kind: str) -> list[tuple[str, bytes]]:
-        found = await self._call(lambda c: c.hgetall(self._prefix + ACCOUNTS + kind))
+        found = await self._call(lambda c: c.hgetall(self._home + ACCOUNTS + kind))
         return sorted((_text(k), bytes(v)) for k, v in found.items())
