@@ -20,7 +20,15 @@ from tests.deploy.policy import check_pod_spec, pod_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 KUSTOMIZE = ROOT / "deploy" / "kubernetes"
-OVERLAYS = ["base", "overlays/dev", "overlays/prod"]
+OVERLAYS = [
+    "base",
+    "overlays/dev",
+    "overlays/prod",
+    "overlays/redis-cluster",
+    "overlays/sentinel",
+]
+# Overlays for a Redis run elsewhere: no bundled Redis.
+EXTERNAL = {"overlays/redis-cluster": 6379, "overlays/sentinel": 26379}
 
 
 def tool(name: str) -> str:
@@ -59,14 +67,12 @@ def test_every_object_validates_strictly(rendered: tuple[str, list[dict[str, Any
 
 
 def test_workload_policy(rendered: tuple[str, list[dict[str, Any]]]) -> None:
-    _, objects = rendered
+    overlay, objects = rendered
     specs = list(pod_specs(objects))
-    assert {name for name, _ in specs} >= {
-        "Deployment/pathkv",
-        "StatefulSet/pathkv-redis",
-        "CronJob/pathkv-sweep",
-        "CronJob/pathkv-backup",
-    }
+    workloads = {"Deployment/pathkv", "CronJob/pathkv-sweep", "CronJob/pathkv-backup"}
+    if overlay not in EXTERNAL:
+        workloads.add("StatefulSet/pathkv-redis")
+    assert {name for name, _ in specs} >= workloads
     for name, spec in specs:
         check_pod_spec(name, spec)
 
@@ -129,6 +135,23 @@ def test_a_failed_backup_leaves_no_file_among_those_kept(tmp_path: Path) -> None
     kept = sorted(p.name for p in backups.iterdir())
     assert len(kept) == 7 and "pathkv-20260101T000000Z.jsonl" not in kept
     assert not any(name.endswith(".partial") for name in kept)
+
+
+@pytest.mark.parametrize("overlay", sorted(EXTERNAL))
+def test_an_external_redis_overlay(overlay: str) -> None:
+    """No bundled Redis, writes that wait for a replica, and egress to the store's port."""
+    objects = render(overlay)
+    names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert ("StatefulSet", "pathkv-redis") not in names
+    assert ("Service", "pathkv-redis") not in names
+    assert ("NetworkPolicy", "pathkv-redis") not in names
+    config = next(o for o in objects if o["kind"] == "ConfigMap")["data"]
+    assert config["PATHKV_REDIS_WAIT_REPLICAS"] == "1"
+    if overlay == "overlays/redis-cluster":
+        assert config["PATHKV_REDIS_BUCKETS"] == "16"
+    egress = next(o for o in objects if o["metadata"]["name"] == "pathkv-egress")["spec"]
+    ports = {p["port"] for rule in egress["egress"] for p in rule["ports"]}
+    assert {53, EXTERNAL[overlay]} <= ports
 
 
 def test_redis_is_persistent() -> None:

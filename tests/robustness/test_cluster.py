@@ -25,12 +25,23 @@ from pathkv.stores.redis.layout import CLUSTER_BUCKETS, Layout
 from tests.conftest import ServerRunner
 from tests.robustness.failover import Writes, kill_under_writes
 from tests.robustness.test_sentinel import binary
-from tests.servers import PathkvServer, RedisCluster, RedisServer, free_cluster_port
+from tests.servers import (
+    PathkvServer,
+    RedisCluster,
+    RedisServer,
+    free_cluster_port,
+    redis_binaries,
+)
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[RedisCluster]:
-    found = RedisCluster(binary(), tmp_path / "cluster", node_timeout_ms=1000)
+def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RedisCluster]:
+    """A 3+3 cluster of Redis, or of the server a test names (indirect parametrization)."""
+    name = getattr(request, "param", "redis")
+    servers = redis_binaries()
+    server = servers.get(name) if name != "redis" else binary()
+    assert server is not None, f"no {name} server binary: install the test extras"
+    found = RedisCluster(server, tmp_path / "cluster", node_timeout_ms=1000)
     try:
         found.start()
         yield found
@@ -95,7 +106,11 @@ def test_pathkv_serves_on_a_cluster(
     assert home.command("GET", HOME + "layout") == b"$10\r\nbuckets=16\r\n"
 
 
-@pytest.mark.parametrize("wait_replicas", [0, 1])
+@pytest.mark.parametrize(
+    ("cluster", "wait_replicas"),
+    [("redis", 0), ("redis", 1), ("valkey", 0), ("valkey", 1)],
+    indirect=["cluster"],
+)
 def test_a_primary_killed_mid_write_is_replaced_without_a_restart(
     cluster: RedisCluster, tmp_path: Path, run_server: ServerRunner, wait_replicas: int
 ) -> None:
@@ -116,7 +131,7 @@ def test_a_primary_killed_mid_write_is_replaced_without_a_restart(
         lambda: replica.info("role") == "master",
         primary.start if wait_replicas else None,  # it rejoins as the new primary's replica
     )
-    print(outcome.report(f"cluster failover, PATHKV_REDIS_WAIT_REPLICAS={wait_replicas}"))
+    print(outcome.report(f"{cluster.binary.name} cluster failover, WAIT_REPLICAS={wait_replicas}"))
     if wait_replicas:
         assert outcome.lost == []
     assert replica.info("role") == "master"
@@ -163,6 +178,7 @@ def test_moving_from_one_redis_to_a_cluster(
         ]
 
 
+@pytest.mark.parametrize("cluster", ["redis", "valkey"], indirect=True)
 def test_resharding_while_serving(
     cluster: RedisCluster, tmp_path: Path, run_server: ServerRunner
 ) -> None:

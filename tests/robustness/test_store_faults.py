@@ -184,6 +184,7 @@ async def test_pool_size_and_hostile_paths_stay_in_the_key_space(
                     prefix + "usage",
                     prefix + "expiry",
                     prefix + "changes",
+                    prefix + "layout",
                     tenant + "d:/",
                     tenant + "keys",
                     tenant + "hits",

@@ -128,10 +128,22 @@ class Layout:
         else:
             self.roots = [f"{prefix}{{{tag}}}:" for tag in bucket_tags(buckets)]
         self._bases: dict[tuple[str, int], str] = {}
+        self._counters: dict[str, str] = {}
 
     @property
     def record(self) -> str:
         return f"buckets={self.buckets}"
+
+    def mismatch(self, prefix: str, found: str) -> str | None:
+        """Why a keyspace whose record is found cannot be served with this layout."""
+        if found == self.record:
+            return None
+        had = found.partition("=")[2]
+        return (
+            f"the Redis keyspace under prefix {prefix!r} was made with {had} bucket(s), "
+            f"this server is set to {self.buckets}: set PATHKV_REDIS_BUCKETS={had}, or move "
+            "the data to a new prefix with pathkv export | pathkv import"
+        )
 
     def bucket(self, ns: Namespace, path: str) -> int:
         if self.buckets == 1:
@@ -150,7 +162,10 @@ class Layout:
 
     def counter(self, ns: Namespace) -> str:
         """The key of the namespace's counter (``GET /``)."""
-        return self.base(ns, self.bucket(ns, "")) + COUNT
+        key = self._counters.get(ns.name)
+        if key is None:
+            key = self._counters[ns.name] = self.base(ns, self.bucket(ns, "")) + COUNT
+        return key
 
 
 @dataclass(frozen=True)

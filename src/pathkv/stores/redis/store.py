@@ -391,14 +391,7 @@ class RedisStore(Store):
                 found = await self._call(lambda c: c.get(key))
         found = _text(found) if found is not None else wanted
         self._layout_checked = True
-        if found != wanted:
-            had = found.partition("=")[2]
-            self._layout_problem = (
-                f"the Redis keyspace under prefix {self.options.prefix!r} was made with "
-                f"{had} bucket(s), this server is set to {self._layout.buckets}: set "
-                f"PATHKV_REDIS_BUCKETS={had}, or move the data to a new prefix with "
-                "pathkv export | pathkv import"
-            )
+        self._layout_problem = self._layout.mismatch(self.options.prefix, found)
 
     async def _new_clients(self) -> list[Any]:
         self._config = client_config(self.options)
