@@ -30,7 +30,7 @@ import itertools
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import msgpack
@@ -77,6 +77,7 @@ from pathkv.core.contract import (
 )
 from pathkv.core.etags import Expect
 from pathkv.core.namespaces import DEFAULT, Namespace
+from pathkv.core.paths import past_prefix
 from pathkv.stores.batching import Batcher
 from pathkv.stores.redis import scripts as lua
 from pathkv.stores.redis.layout import (
@@ -249,6 +250,21 @@ def _record(path: str, value: bytes, hits: bytes | str | float) -> Record:
 
 def _stream_id(position: Position) -> str:
     return f"{position[0]}-{position[1]}"
+
+
+def _name(entry: Any) -> bytes | str:
+    """The path or folder a listing script's entry is about (itself, or its first field)."""
+    return entry if isinstance(entry, bytes | str) else entry[0]
+
+
+def _distinct(entries: Iterator[Any]) -> Iterator[Any]:
+    """Entries without the repeats of the one before (a folder seen in several buckets)."""
+    last = None
+    for entry in entries:
+        name = _name(entry)
+        if name != last:
+            yield entry
+        last = name
 
 
 def _pairs(flat: list[Any]) -> list[list[Any]]:
@@ -744,16 +760,64 @@ class RedisStore(Store):
         # UTF-8 never contains 0xFF, so this bounds every member that starts with prefix.
         return low, b"(" + encoded + b"\xff"
 
-    async def _listed(self, ns: Namespace, name: str, args: list[Any]) -> list[Any]:
-        """A listing script (LIST or LEVEL) in every bucket: the buckets' answers, each
-        sorted by path, each after the same cursor."""
+    async def _listed(
+        self,
+        ns: Namespace,
+        name: str,
+        after: str | None,
+        inclusive: bool,
+        limit: int,
+        args: list[Any],
+        prefix: str,
+        dedupe: bool = False,
+    ) -> list[Any]:
+        """The first limit entries after a cursor of a listing script (LIST or LEVEL) run
+        in every bucket, merged by path (each bucket's answer is sorted). Each bucket is
+        asked for a share of the page first, and only those that may hold more of it are
+        asked again, after their last entry: a page reads about twice its size, not one
+        page per bucket."""
+        buckets = len(self._buckets)
 
-        async def ask(bucket: int) -> Any:
+        async def ask(bucket: int, after: str | None, inclusive: bool, count: int) -> list[Any]:
             base = self._layout.base(ns, bucket)
             keys = [*self._index_keys(base), self._feeds[bucket]]
-            return await self._script(name, keys, [base + "d:", *args, self._micro])
+            low, high = self._range(prefix, after, inclusive)
+            found: list[Any] = await self._script(
+                name, keys, [base + "d:", low, high, str(count), *args, self._micro]
+            )
+            return found
 
-        return await self._each_bucket(ask)
+        if buckets == 1:
+            return await ask(0, after, inclusive, limit)
+        # Tuning: twice a bucket's fair share of the page, so most pages need one round.
+        count = [min(limit, 2 * -(-limit // buckets) + 1)] * buckets
+        pages = await self._each_bucket(lambda b: ask(b, after, inclusive, count[b]))
+        more = [len(page) == count[b] for b, page in enumerate(pages)]
+        while True:
+            merged = heapq.merge(*pages, key=lambda entry: _text(_name(entry)))
+            found = list(itertools.islice(_distinct(merged) if dedupe else merged, limit))
+            # A bucket that may hold more is asked again unless all of it lies past the page.
+            wanted = [
+                b
+                for b in self._buckets
+                if more[b]
+                and (len(found) < limit or _text(_name(pages[b][-1])) < _text(_name(found[-1])))
+            ]
+            if not wanted:
+                return found
+
+            async def again(bucket: int) -> list[Any]:
+                last = pages[bucket][-1]
+                folder = dedupe and bool(last[1])
+                resume = past_prefix(_text(last[0])) if folder else _text(_name(last))
+                count[bucket] *= 2
+                if resume is None:
+                    return []
+                return await ask(bucket, resume, folder, count[bucket])
+
+            for b, extra in zip(wanted, await asyncio.gather(*map(again, wanted)), strict=True):
+                pages[b] = pages[b] + extra
+                more[b] = len(extra) == count[b]
 
     async def keys(
         self,
@@ -764,9 +828,8 @@ class RedisStore(Store):
         now: int,
         inclusive: bool = False,
     ) -> list[str]:
-        low, high = self._range(prefix, after, inclusive)
-        pages = await self._listed(ns, "LIST", [low, high, str(limit), "0", ns.name])
-        return [_text(path) for path in itertools.islice(heapq.merge(*pages), limit)]
+        found = await self._listed(ns, "LIST", after, inclusive, limit, ["0", ns.name], prefix)
+        return [_text(path) for path in found]
 
     async def level(
         self,
@@ -778,18 +841,11 @@ class RedisStore(Store):
         delimiter: str,
         now: int,
     ) -> list[tuple[str, bool]] | None:
-        low, high = self._range(prefix, after, inclusive)
-        pages = await self._listed(ns, "LEVEL", [low, high, str(limit), ns.name, prefix, delimiter])
-        # A folder may hold documents of several buckets: it is one entry.
-        found: list[tuple[str, bool]] = []
-        for name, folder in heapq.merge(*pages, key=lambda entry: entry[0]):
-            entry = (_text(name), bool(folder))
-            if found and found[-1] == entry:
-                continue
-            found.append(entry)
-            if len(found) == limit:
-                break
-        return found
+        # A folder may hold documents of several buckets: it is one entry (dedupe).
+        found = await self._listed(
+            ns, "LEVEL", after, inclusive, limit, [ns.name, prefix, delimiter], prefix, True
+        )
+        return [(_text(name), bool(folder)) for name, folder in found]
 
     @staticmethod
     def _index_keys(base: str) -> list[str]:
@@ -800,10 +856,8 @@ class RedisStore(Store):
         return [base + "d:" + path, base + "hits", base + "keys", base + "sizes", base + "usage"]
 
     async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
-        low, high = self._range("/", after)
-        pages = await self._listed(ns, "LIST", [low, high, str(limit), "1", ns.name])
-        merged = itertools.islice(heapq.merge(*pages, key=lambda triple: triple[0]), limit)
-        return [_record(_text(path), value, hits) for path, value, hits in merged]
+        found = await self._listed(ns, "LIST", after, False, limit, ["1", ns.name], "/")
+        return [_record(_text(path), value, hits) for path, value, hits in found]
 
     async def restore(self, ns: Namespace, record: Record, now: int) -> bool:
         if record.expires_at <= now:
@@ -864,23 +918,46 @@ class RedisStore(Store):
         return await self._increments.submit(key)
 
     async def top_hits(self, ns: Namespace, limit: int, now: int) -> list[tuple[str, int]]:
-        async def ask(bucket: int) -> list[tuple[str, int]]:
+        """The highest counts: each bucket's ranking (by hits, then by path, both
+        descending: the sorted set read from its end) merged in that order. As for a
+        listing, each bucket is asked for a share first, and again, for twice as many,
+        where its ranking may go on above the last of the merged page."""
+
+        async def ask(bucket: int, count: int) -> list[tuple[str, int]]:
             base = self._layout.base(ns, bucket)
             keys = [base + "hits", base + "keys", base + "sizes", base + "usage"]
             result = await self._script(
                 "TOP",
                 [*keys, self._feeds[bucket]],
-                [base + "d:", str(limit), ns.name, self._micro],
+                [base + "d:", str(count), ns.name, self._micro],
             )
-            return [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
+            pairs = [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
+            return pairs[:count]
 
-        # Each bucket's ranking is by hits, then by path, both descending (the sorted set
-        # read from its end): the merge keeps that order.
-        rankings = await self._each_bucket(ask)
-        if len(rankings) == 1:
-            return rankings[0][:limit]
-        merged = sorted(itertools.chain(*rankings), key=lambda p: (p[1], p[0]), reverse=True)
-        return merged[:limit]
+        buckets = len(self._buckets)
+        if buckets == 1:
+            return await ask(0, limit)
+        count = [min(limit, 2 * -(-limit // buckets) + 1)] * buckets
+        rankings = await self._each_bucket(lambda b: ask(b, count[b]))
+
+        def rank(pair: tuple[str, int]) -> tuple[int, str]:
+            return pair[1], pair[0]
+
+        while True:
+            merged = sorted(itertools.chain(*rankings), key=rank, reverse=True)[:limit]
+            wanted = [
+                b
+                for b in self._buckets
+                if len(rankings[b]) == count[b]
+                and (len(merged) < limit or rank(rankings[b][-1]) > rank(merged[-1]))
+            ]
+            if not wanted:
+                return merged
+            for b in wanted:
+                count[b] *= 2
+            again = await asyncio.gather(*(ask(b, count[b]) for b in wanted))
+            for b, ranking in zip(wanted, again, strict=True):
+                rankings[b] = ranking
 
     async def sweep(self, ns: Namespace, now: int, limit: int) -> int:
         """Drop the index entries of expired documents (Redis removed the documents): those
