@@ -37,9 +37,12 @@ import msgpack
 from glide import (
     AdvancedGlideClientConfiguration,
     AdvancedGlideClusterClientConfiguration,
+    AllPrimaries,
     BackoffStrategy,
+    Batch,
     CircuitBreakerError,
     ClientCircuitBreakerConfiguration,
+    ClusterBatch,
     GlideClient,
     GlideClientConfiguration,
     GlideClusterClient,
@@ -49,6 +52,7 @@ from glide import (
     LogLevel,
     NodeAddress,
     PeriodicChecksManualInterval,
+    RequestError,
     Script,
     ServerCredentials,
     SlotKeyRoute,
@@ -132,6 +136,16 @@ TOPOLOGY_CHECK = 1
 # A write waiting in a bucket's batch: key base, namespace name ("" for the default), the
 # write, its condition, the namespace's limits, its usage in the other buckets.
 PendingWrite = tuple[str, str, Write, Expect | None, Limits | None, tuple[int, int]]
+
+
+@dataclasses.dataclass
+class KnownUsage:
+    """A namespace's documents and bytes in each bucket, as last reported to this worker."""
+
+    buckets: list[tuple[int, int]]
+    read_at: float = float("-inf")
+
+
 # Tuning: with several buckets, how long a namespace's usage as read from the buckets
 # stands for the quota check of its writes (a worker keeps its own writes' effect exact;
 # other workers' writes are seen within this time).
@@ -324,8 +338,9 @@ class RedisStore(Store):
         self._layout_problem: str | None = None
         # With several buckets, what a namespace holds in each (for quotas), as last read:
         # namespace -> (when read, [(documents, bytes) per bucket]).
-        self._usages: dict[str, tuple[float, list[tuple[int, int]]]] = {}
+        self._usages: dict[str, KnownUsage] = {}
         self._usage_locks: dict[str, asyncio.Lock] = {}
+        self._in_order = [asyncio.Lock() for _ in self._buckets]
         # Per namespace and bucket, the documents and bytes this worker's writes under
         # limits may add there, until they are answered.
         self._in_flight: dict[str, list[list[int]]] = {}
@@ -360,9 +375,10 @@ class RedisStore(Store):
 
     def _use_scripts(self, flags: bool) -> None:
         self._flags = flags
+        self._sources = lua.sources(flags)
         self._scripts = {
             name: Script(source)  # type: ignore[no-untyped-call]
-            for name, source in lua.sources(flags).items()
+            for name, source in self._sources.items()
         }
 
     # lifecycle -------------------------------------------------------------------------
@@ -577,6 +593,45 @@ class RedisStore(Store):
         bucket = self._layout.bucket(ns, path)
         return bucket, self._layout.base(ns, bucket)
 
+    async def _script_in_buckets(
+        self, name: str, calls: list[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """One script run in several buckets (each call its keys and arguments), in one
+        batch: the client sends one pipeline to each node, not a request per bucket.
+        Tuning: about half the client's CPU of as many separate calls (measured: 16 calls
+        1.5 ms, one batch of 16 0.66 ms), which is what a merged page costs."""
+        if len(calls) == 1:
+            return [await self._script(name, *calls[0])]
+        sha = self._scripts[name].get_hash()
+        cluster = bool(self.options.cluster)
+
+        def batch() -> Batch | ClusterBatch:
+            built = ClusterBatch(is_atomic=False) if cluster else Batch(is_atomic=False)
+            for keys, args in calls:
+                built.custom_command(["EVALSHA", sha, str(len(keys)), *keys, *args])
+            return built
+
+        for _ in range(2):
+            results = await self._call(lambda c: c.exec(batch(), raise_on_error=False))
+            failed = [r for r in results if isinstance(r, RequestError)]
+            if not any("NoScript" in str(r) or "NOSCRIPT" in str(r) for r in failed):
+                break
+            # Not loaded yet on some node (a batch sends the hash only): load it everywhere.
+            await self._call(functools.partial(self._load, name))
+        if failed:
+            text = str(failed[0])
+            if "OOM" in text:
+                self._out_of_memory_until = time.monotonic() + OUT_OF_MEMORY_PAUSE
+            raise StoreError(f"Redis: {text}") from failed[0]
+        return list(results)
+
+    def _load(self, name: str, client: Any) -> Any:
+        """SCRIPT LOAD of one script, on every primary of a cluster."""
+        load = ["SCRIPT", "LOAD", self._sources[name]]
+        if self.options.cluster:
+            return client.custom_command(load, route=AllPrimaries())
+        return client.custom_command(load)
+
     async def _each_bucket(self, ask: Callable[[int], Awaitable[T]]) -> list[T]:
         """ask(bucket) of every bucket, in parallel (each on its own node)."""
         if len(self._buckets) == 1:
@@ -611,7 +666,15 @@ class RedisStore(Store):
                     *others,
                 )
         keys = [self._namespace_sets[bucket], self._feeds[bucket]]
-        return PUT_REPLY.split(_unpack(await self._write("PUT", keys, [_pack(batch), self._micro])))
+        if len(self._buckets) > 1 and any(item[4] is not None for item in items):
+            # Writes under limits run in the order they were counted (_put_counted): one
+            # such batch at a time per bucket (a script reloaded after NOSCRIPT, or another
+            # connection of the pool, could otherwise run a later batch first).
+            async with self._in_order[bucket]:
+                reply = await self._write("PUT", keys, [_pack(batch), self._micro])
+        else:
+            reply = await self._write("PUT", keys, [_pack(batch), self._micro])
+        return PUT_REPLY.split(_unpack(reply))
 
     async def _write(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """A script that writes documents. With PATHKV_REDIS_WAIT_REPLICAS, followed on the
@@ -683,14 +746,15 @@ class RedisStore(Store):
         what the others wrote within USAGE_REFRESH."""
         name = ns.name
         known = self._usages.get(name)
-        if known is None or time.monotonic() - known[0] > USAGE_REFRESH:
+        if known is None or time.monotonic() - known.read_at > USAGE_REFRESH:
             lock = self._usage_locks.setdefault(name, asyncio.Lock())
             async with lock:
                 known = self._usages.get(name)
-                if known is None or time.monotonic() - known[0] > USAGE_REFRESH:
-                    known = (time.monotonic(), await self._bucket_usages(ns))
-                    self._usages[name] = known
-        per_bucket = known[1]
+                if known is None:
+                    known = self._usages[name] = KnownUsage([(0, 0)] * len(self._buckets))
+                if time.monotonic() - known.read_at > USAGE_REFRESH:
+                    await self._read_usage(ns, known)
+        per_bucket = known.buckets
         pending = self._in_flight.setdefault(name, [[0, 0] for _ in self._buckets])
         documents = used = 0
         for other in self._buckets:
@@ -706,12 +770,31 @@ class RedisStore(Store):
             pending[bucket][0] -= 1
             pending[bucket][1] -= size
         if reply[0] not in (0, REFUSED) and self._usages.get(name) is known:
-            per_bucket[bucket] = (int(reply[4]), int(reply[5]))
+            # The writes of one batch resume in no set order: keep the highest report.
+            known_documents, known_bytes = per_bucket[bucket]
+            per_bucket[bucket] = (
+                max(known_documents, int(reply[4])),
+                max(known_bytes, int(reply[5])),
+            )
         return list(reply)
 
     def _forget_usage(self, ns: Namespace) -> None:
         """After what lowers usage without reporting it (deletes, sweeps, drops)."""
         self._usages.pop(ns.name, None)
+
+    async def _read_usage(self, ns: Namespace, known: KnownUsage) -> None:
+        """Each bucket's usage, written into known as its answer arrives: a write's answer
+        from the same bucket (the same node, the same connection) lands before it when
+        the read counted that write, after it when it did not, so neither is lost."""
+        started = time.monotonic()
+
+        async def read(bucket: int) -> None:
+            key = self._layout.base(ns, bucket) + "usage"
+            documents, used = await self._call(lambda c: c.hmget(key, ["documents", "bytes"]))
+            known.buckets[bucket] = (int(documents or 0), int(used or 0))
+
+        await self._each_bucket(read)
+        known.read_at = started
 
     async def _bucket_usages(self, ns: Namespace) -> list[tuple[int, int]]:
         async def read(bucket: int) -> tuple[int, int]:
@@ -778,20 +861,22 @@ class RedisStore(Store):
         page per bucket."""
         buckets = len(self._buckets)
 
-        async def ask(bucket: int, after: str | None, inclusive: bool, count: int) -> list[Any]:
+        def call(
+            bucket: int, after: str | None, inclusive: bool, count: int
+        ) -> tuple[list[str], list[Any]]:
             base = self._layout.base(ns, bucket)
             keys = [*self._index_keys(base), self._feeds[bucket]]
             low, high = self._range(prefix, after, inclusive)
-            found: list[Any] = await self._script(
-                name, keys, [base + "d:", low, high, str(count), *args, self._micro]
-            )
-            return found
+            return keys, [base + "d:", low, high, str(count), *args, self._micro]
 
         if buckets == 1:
-            return await ask(0, after, inclusive, limit)
+            found: list[Any] = await self._script(name, *call(0, after, inclusive, limit))
+            return found
         # Tuning: twice a bucket's fair share of the page, so most pages need one round.
         count = [min(limit, 2 * -(-limit // buckets) + 1)] * buckets
-        pages = await self._each_bucket(lambda b: ask(b, after, inclusive, count[b]))
+        pages = await self._script_in_buckets(
+            name, [call(b, after, inclusive, count[b]) for b in self._buckets]
+        )
         more = [len(page) == count[b] for b, page in enumerate(pages)]
         while True:
             merged = heapq.merge(*pages, key=lambda entry: _text(_name(entry)))
@@ -806,16 +891,18 @@ class RedisStore(Store):
             if not wanted:
                 return found
 
-            async def again(bucket: int) -> list[Any]:
-                last = pages[bucket][-1]
+            calls = []
+            for b in list(wanted):
+                last = pages[b][-1]
                 folder = dedupe and bool(last[1])
                 resume = past_prefix(_text(last[0])) if folder else _text(_name(last))
-                count[bucket] *= 2
-                if resume is None:
-                    return []
-                return await ask(bucket, resume, folder, count[bucket])
-
-            for b, extra in zip(wanted, await asyncio.gather(*map(again, wanted)), strict=True):
+                count[b] *= 2
+                if resume is None:  # past the last folder there can be nothing
+                    more[b] = False
+                    wanted.remove(b)
+                else:
+                    calls.append(call(b, resume, folder, count[b]))
+            for b, extra in zip(wanted, await self._script_in_buckets(name, calls), strict=True):
                 pages[b] = pages[b] + extra
                 more[b] = len(extra) == count[b]
 
@@ -923,22 +1010,23 @@ class RedisStore(Store):
         listing, each bucket is asked for a share first, and again, for twice as many,
         where its ranking may go on above the last of the merged page."""
 
-        async def ask(bucket: int, count: int) -> list[tuple[str, int]]:
+        def call(bucket: int, count: int) -> tuple[list[str], list[Any]]:
             base = self._layout.base(ns, bucket)
             keys = [base + "hits", base + "keys", base + "sizes", base + "usage"]
-            result = await self._script(
-                "TOP",
-                [*keys, self._feeds[bucket]],
-                [base + "d:", str(count), ns.name, self._micro],
-            )
-            pairs = [(_text(result[i]), _hits(result[i + 1])) for i in range(0, len(result), 2)]
-            return pairs[:count]
+            return [*keys, self._feeds[bucket]], [base + "d:", str(count), ns.name, self._micro]
 
-        buckets = len(self._buckets)
-        if buckets == 1:
-            return await ask(0, limit)
-        count = [min(limit, 2 * -(-limit // buckets) + 1)] * buckets
-        rankings = await self._each_bucket(lambda b: ask(b, count[b]))
+        async def ask(buckets: list[int]) -> list[list[tuple[str, int]]]:
+            replies = await self._script_in_buckets("TOP", [call(b, count[b]) for b in buckets])
+            return [
+                [(_text(r[i]), _hits(r[i + 1])) for i in range(0, len(r), 2)][: count[b]]
+                for b, r in zip(buckets, replies, strict=True)
+            ]
+
+        count = [limit if len(self._buckets) == 1 else 2 * -(-limit // len(self._buckets)) + 1]
+        count = [min(limit, count[0])] * len(self._buckets)
+        rankings = await ask(list(self._buckets))
+        if len(rankings) == 1:
+            return rankings[0]
 
         def rank(pair: tuple[str, int]) -> tuple[int, str]:
             return pair[1], pair[0]
@@ -955,8 +1043,7 @@ class RedisStore(Store):
                 return merged
             for b in wanted:
                 count[b] *= 2
-            again = await asyncio.gather(*(ask(b, count[b]) for b in wanted))
-            for b, ranking in zip(wanted, again, strict=True):
+            for b, ranking in zip(wanted, await ask(wanted), strict=True):
                 rankings[b] = ranking
 
     async def sweep(self, ns: Namespace, now: int, limit: int) -> int:
@@ -1066,16 +1153,14 @@ class RedisStore(Store):
     async def _read(self, after: Position, count: int) -> list[Change]:
         """The first count changes after a position, merged over the buckets."""
 
-        async def read(bucket: int) -> tuple[int, list[Change]]:
-            reply = await self._script(
-                "READ",
-                [self._feeds[bucket]],
-                [self._start(after, bucket), str(count), self._micro],
-            )
+        calls = [
+            ([self._feeds[b]], [self._start(after, b), str(count), self._micro])
+            for b in self._buckets
+        ]
+        replies = []
+        for bucket, reply in enumerate(await self._script_in_buckets("READ", calls)):
             flat = _unpack(reply)
-            return int(flat[0]), self._entries(flat[1:], bucket)
-
-        replies = await self._each_bucket(read)
+            replies.append((int(flat[0]), self._entries(flat[1:], bucket)))
         if len(replies) == 1:
             return replies[0][1]
         known: Position | None = None  # every change before this one has been read
@@ -1156,19 +1241,23 @@ class RedisStore(Store):
         streams, once every bucket's clock has passed it: a change made later cannot take
         a position before it."""
 
-        async def last(bucket: int) -> tuple[int, Position]:
-            clock, ident, floor = await self._script(
-                "LAST", [self._feeds[bucket], self._floors[bucket]], [self._micro]
-            )
-            found = max(
-                self._position(ident, bucket) if ident else ORIGIN,
-                self._position(floor, bucket) if floor else ORIGIN,
-            )
-            return int(clock), found
+        calls = [([self._feeds[b], self._floors[b]], [self._micro]) for b in self._buckets]
+
+        async def last() -> list[tuple[int, Position]]:
+            ends = []
+            for bucket, (clock, ident, floor) in enumerate(
+                await self._script_in_buckets("LAST", calls)
+            ):
+                found = max(
+                    self._position(ident, bucket) if ident else ORIGIN,
+                    self._position(floor, bucket) if floor else ORIGIN,
+                )
+                ends.append((int(clock), found))
+            return ends
 
         settle = time.monotonic() + SETTLE_LIMIT
         while True:
-            ends = await self._each_bucket(last)
+            ends = await last()
             position = max(found for _, found in ends)
             if len(ends) == 1 or position[0] < min(clock for clock, _ in ends):
                 return position
