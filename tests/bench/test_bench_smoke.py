@@ -80,11 +80,15 @@ def test_scale_benchmark_smoke(tmp_path: Path) -> None:
 
 def test_cluster_benchmark_smoke(tmp_path: Path) -> None:
     report = smoke_run(tmp_path, "cluster.py")
-    for server in ("pathkv on one Redis", "pathkv on a Redis Cluster (3+3)"):
+    for server in (
+        "one Redis, 1 bucket",
+        "one Redis, 16 buckets",
+        "Redis Cluster (3+3), 16 buckets",
+    ):
         for case in ("GET item", "PUT", "GET /", "keys page", "top hits"):
             row = re.search(
                 rf"^\| {re.escape(server)} \| {re.escape(case)} \| ([\d,]+) \|.* \| (\d+) \| "
-                r"([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$",
+                r"([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (\d+) \|$",
                 report,
                 re.M,
             )
@@ -92,3 +96,5 @@ def test_cluster_benchmark_smoke(tmp_path: Path) -> None:
             assert int(row.group(1).replace(",", "")) > 0 and row.group(2) == "0"
             if case in ("GET item", "PUT"):
                 assert float(row.group(3)) <= 1.0, "a GET or PUT costs at most one script call"
+            if server.startswith("Redis Cluster") and case == "PUT":
+                assert row.group(6) == "3", "PUTs of many paths reach every primary"

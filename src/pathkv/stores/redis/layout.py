@@ -6,7 +6,10 @@ writes for it is in that bucket, whose keys share one hash tag, so one Redis Clu
 With one bucket (the default on a single Redis) the bucket's keys are the prefix's own, as
 before buckets existed; with more, bucket b's keys start ``P{<tag b>}:``, the tags chosen so
 their slots spread evenly over the cluster's 16384. Listing, ranking, export, sweep, usage
-and the change feed merge over the buckets (store.py).
+and the change feed merge over the buckets (store.py). A script is given its bucket's keys
+(KEYS: a route to the slot and the keys it names); the document keys of a batch, and those
+an index walk meets, are built in the script from its bucket's base: the same hash tag,
+so the same slot, on the node the script runs on.
 
 Times are Redis' own (``TIME`` in the scripts, relative lifetimes): every pathkv replica,
 whatever its clock says, agrees with Redis on what has expired.
@@ -31,6 +34,8 @@ other):
   K changes   stream: the change feed of the bucket's documents, in commit order; fields n
               (namespace), e (put, delete, expire), p (path), and where known v (version),
               g (digest), u (updated ms), x (expires ms), b ("<codec>:<body>", put only)
+              Ids: Redis' own (ms) with one bucket; with several, the primary's clock in
+              microseconds (scripts.py), so that the buckets' streams merge by time
   K changes:floor  the id of the last change the feed forgot (trimmed)
 Keys of the keyspace H (P, with a hash tag on a cluster: ``{pathkv}:``):
   H layout    "buckets=<n>", written when the keyspace is first used
