@@ -9,8 +9,9 @@ batches of different buckets travel in parallel; a batch may mix namespaces: eac
 records names its own key base.
 
 What spans buckets (listing, the hit ranking, export, sweep, usage, the change feed) asks
-every bucket and merges the answers: a listing page is the first ``limit`` of the buckets'
-pages, each sorted, after the same cursor (a path), so cursors stay what they were.
+every bucket, in one pipeline per node, and merges the answers: a listing page is the first
+``limit`` of the buckets' pages, each sorted, after the same cursor (a path), so cursors
+stay what they were; each bucket is asked for a share of the page, and again where needed.
 
 Expiry is Redis' own (PXAT on the document string); see layout.py for the keys and
 scripts.py for how the listing index and hit ranking are pruned.
@@ -279,10 +280,6 @@ def _distinct(entries: Iterator[Any]) -> Iterator[Any]:
         if name != last:
             yield entry
         last = name
-
-
-def _pairs(flat: list[Any]) -> list[list[Any]]:
-    return [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
 
 
 def _major_version(info: str) -> int:
