@@ -36,6 +36,14 @@ def _reply(sock: socket.socket) -> bytes:
     return data.strip()
 
 
+def _auth(options: RedisOptions) -> bytes:
+    """AUTH with the options' credentials (a password is set)."""
+    assert options.password is not None
+    if options.username:
+        return command("AUTH", options.username, options.password)
+    return command("AUTH", options.password)
+
+
 def _bulk(reply: bytes) -> str | None:
     if not reply.startswith(b"$") or reply == b"$-1":
         return None
@@ -47,8 +55,7 @@ def _ask(options: RedisOptions, host: str, port: int, *parts: str) -> bytes:
     with socket.create_connection((host, port), options.connect_timeout) as sock:
         sock.settimeout(options.timeout + options.connect_timeout)
         if options.password is not None:
-            auth = ("AUTH", options.username, options.password) if options.username else None
-            sock.sendall(command(*(auth or ("AUTH", options.password))))
+            sock.sendall(_auth(options))
             _reply(sock)
         if not options.cluster:
             sock.sendall(command("SELECT", str(options.database)))
@@ -102,12 +109,7 @@ def problem(options: RedisOptions) -> str | None:
         sock.settimeout(options.timeout + options.connect_timeout)
         try:
             if options.password is not None:
-                auth = (
-                    ("AUTH", options.username, options.password)
-                    if options.username
-                    else ("AUTH", options.password)
-                )
-                sock.sendall(command(*auth))
+                sock.sendall(_auth(options))
                 answer = _reply(sock)
                 if not answer.startswith(b"+"):
                     return f"Redis at {where} refused the credentials: {answer[1:80].decode()}"

@@ -629,6 +629,12 @@ class RedisStore(Store):
             return client.custom_command(load, route=AllPrimaries())
         return client.custom_command(load)
 
+    def _share(self, limit: int) -> int:
+        """What each bucket is asked for first, of a merged page of limit entries. Tuning:
+        twice a bucket's fair share, so most pages need one round."""
+        buckets = len(self._buckets)
+        return limit if buckets == 1 else min(limit, 2 * -(-limit // buckets) + 1)
+
     async def _each_bucket(self, ask: Callable[[int], Awaitable[T]]) -> list[T]:
         """ask(bucket) of every bucket, in parallel (each on its own node)."""
         if len(self._buckets) == 1:
@@ -793,14 +799,6 @@ class RedisStore(Store):
         await self._each_bucket(read)
         known.read_at = started
 
-    async def _bucket_usages(self, ns: Namespace) -> list[tuple[int, int]]:
-        async def read(bucket: int) -> tuple[int, int]:
-            key = self._layout.base(ns, bucket) + "usage"
-            documents, used = await self._call(lambda c: c.hmget(key, ["documents", "bytes"]))
-            return int(documents or 0), int(used or 0)
-
-        return await self._each_bucket(read)
-
     async def _get_many(self, bucket: int, items: list[tuple[str, str, bool]]) -> list[Any]:
         batch = list(itertools.chain.from_iterable(items))
         reply = await self._script("GET", [self._roots[bucket]], [_pack(batch)])
@@ -869,8 +867,7 @@ class RedisStore(Store):
         if buckets == 1:
             found: list[Any] = await self._script(name, *call(0, after, inclusive, limit))
             return found
-        # Tuning: twice a bucket's fair share of the page, so most pages need one round.
-        count = [min(limit, 2 * -(-limit // buckets) + 1)] * buckets
+        count = [self._share(limit)] * buckets
         pages = await self._script_in_buckets(
             name, [call(b, after, inclusive, count[b]) for b in self._buckets]
         )
@@ -1019,8 +1016,7 @@ class RedisStore(Store):
                 for b, r in zip(buckets, replies, strict=True)
             ]
 
-        count = [limit if len(self._buckets) == 1 else 2 * -(-limit // len(self._buckets)) + 1]
-        count = [min(limit, count[0])] * len(self._buckets)
+        count = [self._share(limit)] * len(self._buckets)
         rankings = await ask(list(self._buckets))
         if len(rankings) == 1:
             return rankings[0]
@@ -1107,21 +1103,13 @@ class RedisStore(Store):
         first, _, seq = _text(ident).partition("-")
         return (int(first), int(seq or 0) * len(self._buckets) + bucket)
 
-    def _start(self, after: Position, bucket: int) -> str:
-        """Where a bucket's stream is read from, to give its changes after a position."""
-        buckets = len(self._buckets)
-        first, sequence = after
-        own, seq = sequence % buckets, sequence // buckets
-        if bucket <= own:
-            return f"({first}-{min(seq, LAST_SEQUENCE)}"
-        return f"{first}-{min(seq, LAST_SEQUENCE)}"
-
     def _next_id(self, position: Position, bucket: int) -> str:
-        """The first id of a bucket's stream after a position."""
+        """The first id of a bucket's stream after a position (where its changes after the
+        position are read from, and what trimming up to the position keeps)."""
         buckets = len(self._buckets)
         first, sequence = position
         own, seq = sequence % buckets, sequence // buckets
-        return f"{first}-{seq + 1 if bucket <= own else seq}"
+        return f"{first}-{min(seq + 1 if bucket <= own else seq, LAST_SEQUENCE)}"
 
     def _entries(self, flat: list[Any], bucket: int) -> list[Change]:
         """The READ script's entries (id, fields, id, fields, ...; fields flat: name,
@@ -1151,7 +1139,7 @@ class RedisStore(Store):
         """The first count changes after a position, merged over the buckets."""
 
         calls = [
-            ([self._feeds[b]], [self._start(after, b), str(count), self._micro])
+            ([self._feeds[b]], [self._next_id(after, b), str(count), self._micro])
             for b in self._buckets
         ]
         replies = []
@@ -1288,13 +1276,14 @@ class RedisStore(Store):
             if not oldest:
                 return
             cut = oldest[-1].position
-            await self._each_bucket(lambda b: trim(b, self._next_id(cut, b), ""))  # noqa: B023
+            await asyncio.gather(*(trim(b, self._next_id(cut, b), "") for b in self._buckets))
 
     # tenants ---------------------------------------------------------------------------
 
     async def usage(self, ns: Namespace) -> Usage:
-        per_bucket = await self._bucket_usages(ns)
-        return Usage(sum(d for d, _ in per_bucket), sum(u for _, u in per_bucket))
+        known = KnownUsage([(0, 0)] * len(self._buckets))
+        await self._read_usage(ns, known)
+        return Usage(sum(d for d, _ in known.buckets), sum(u for _, u in known.buckets))
 
     async def drop(self, ns: Namespace) -> None:
         """Every key of the namespace: its documents, found in each bucket's index and
