@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pathkv.stores.redis.layout import CLUSTER_BUCKETS, Layout
+from pathkv.core.namespaces import DEFAULT
+from pathkv.stores.redis.layout import CLUSTER_BUCKETS, Layout, key_slot
 from tests.conftest import ServerRunner
 from tests.robustness.failover import Writes, kill_under_writes
 from tests.robustness.test_sentinel import binary
@@ -55,13 +56,9 @@ FIRST_BUCKET = Layout("pathkv:", CLUSTER_BUCKETS, cluster=True).roots[0]
 HOME = "{pathkv}:"
 
 
-def slot_of(cluster: RedisCluster, key: str) -> int:
-    return int(cluster.nodes[0].command("CLUSTER", "KEYSLOT", key).strip(b":\r\n"))
-
-
 def owner(cluster: RedisCluster, key: str) -> tuple[RedisServer, RedisServer]:
-    """The primary serving the slot of key, and its replica."""
-    slot = slot_of(cluster, key)
+    """The primary serving the slot of key when the cluster was made, and its replica."""
+    slot = key_slot(key)
     index = min(slot // (16384 // cluster.primaries), cluster.primaries - 1)
     replica = cluster.nodes[cluster.primaries + index]
     return cluster.nodes[index], replica
@@ -125,11 +122,17 @@ def test_a_primary_killed_mid_write_is_replaced_without_a_restart(
     server = run_server(PathkvServer(cluster.url, env=env, workers=2, log=tmp_path / "log"))
     server.wait_ready()
     primary, replica = owner(cluster, FIRST_BUCKET)
+    layout = Layout("pathkv:", CLUSTER_BUCKETS, cluster=True)
+
+    def on_killed(n: int) -> bool:
+        return owner(cluster, layout.roots[layout.bucket(DEFAULT, f"/w/{n}")])[0] is primary
+
     outcome = kill_under_writes(
         server.base,
         lambda: primary.stop(signal.SIGKILL),
         lambda: replica.info("role") == "master",
         primary.start if wait_replicas else None,  # it rejoins as the new primary's replica
+        on_killed,
     )
     print(outcome.report(f"{cluster.binary.name} cluster failover, WAIT_REPLICAS={wait_replicas}"))
     if wait_replicas:
@@ -208,7 +211,7 @@ def test_resharding_while_serving(
         timeout=120,
     )
     source, _ = owner(cluster, FIRST_BUCKET)
-    slot = slot_of(cluster, FIRST_BUCKET)
+    slot = key_slot(FIRST_BUCKET)
     tag = FIRST_BUCKET[FIRST_BUCKET.index("{") : FIRST_BUCKET.index("}") + 1]
     target = RedisServer(
         cluster.binary,

@@ -395,15 +395,27 @@ class _Checkpointer:
         self._thread.join()
 
     def _run(self) -> None:
-        conn = _connect(self._options, 0)
+        """Until stopped; a failure (busy, the disk, no file descriptor left) is tried again
+        next time, and said once: the thread must not end, or the WAL grows unbounded."""
+        conn: sqlite3.Connection | None = None
+        said = ""
         try:
             while not self._stopped.wait(CHECKPOINT_EVERY):
-                with contextlib.suppress(sqlite3.Error):  # busy, or the disk: next time
+                try:
+                    if conn is None:
+                        conn = _connect(self._options, 0)
                     _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if frames >= RESET_FRAMES:
-                        self._writer.reset_due.set()
+                except sqlite3.Error as exc:
+                    if str(exc) != said and "locked" not in str(exc):
+                        log.warning("SQLite checkpoint failed, trying again: %s", exc)
+                    said = str(exc)
+                    continue
+                said = ""
+                if frames >= RESET_FRAMES:
+                    self._writer.reset_due.set()
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
 
 def _settle(results: list[Settled]) -> None:
