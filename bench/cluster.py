@@ -84,7 +84,7 @@ def main() -> int:
     name, binary = next(iter(binaries.items()))
     workdir = Path(tempfile.mkdtemp(prefix="pathkv-cluster-bench-"))
     single = RedisServer(binary, workdir / "single", extra=("--appendonly", "no"))
-    cluster = RedisCluster(binary, workdir / "cluster")
+    cluster = RedisCluster(binary, workdir / "cluster", extra=("--appendonly", "no"))
     rows: list[Row] = []
     try:
         single.start()

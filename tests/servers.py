@@ -165,6 +165,8 @@ class RedisCluster:
     primaries: int = 3
     replicas: int = 1
     node_timeout_ms: int = 2000
+    extra: tuple[str, ...] = ()
+    """More arguments for every node (after the cluster's own)."""
     nodes: list[RedisServer] = field(default_factory=list)
 
     @property
@@ -186,6 +188,7 @@ class RedisCluster:
                     str(where / "nodes.conf"),
                     "--cluster-node-timeout",
                     str(self.node_timeout_ms),
+                    *self.extra,
                 ),
             )
             node.start()

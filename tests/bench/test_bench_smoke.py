@@ -65,9 +65,12 @@ def test_watch_benchmark_smoke(tmp_path: Path) -> None:
 
 
 def test_scale_benchmark_smoke(tmp_path: Path) -> None:
-    report = smoke_run(tmp_path, "scale.py")
+    smoke_run(tmp_path, "scale.py")
+    # A second run of the cluster alone keeps the first run's rows beside its own.
+    report = smoke_run(tmp_path, "scale.py", "--stores", "cluster", "--keep")
     assert (tmp_path / "report.png").stat().st_size > 10_000
-    for store in ("Redis", "SQLite"):
+    assert re.search(r"UTC \(Redis\) and .* UTC \(Redis Cluster\) and .* UTC \(SQLite\)", report)
+    for store in ("Redis", "Redis Cluster", "SQLite"):
         section = report.split(f"## {store}\n", 1)[1].split("\n## ", 1)[0]
         assert re.search(r"^\| figure \| 1,000 \| 3,000 \|$", section, re.M), section
         for figure in ("GET req/s", "PUT p99 ms", "level page ms", "sweep s", "import docs/s"):
@@ -76,6 +79,7 @@ def test_scale_benchmark_smoke(tmp_path: Path) -> None:
             )
             assert row, f"no {figure} for {store}"
     assert "| Redis | Redis B/doc |" in report and "| SQLite | SQLite B/doc |" in report
+    assert "| Redis Cluster | Redis B/doc |" in report
 
 
 def test_cluster_benchmark_smoke(tmp_path: Path) -> None:
