@@ -503,6 +503,15 @@ return cmsgpack.pack(out)
 """
 )
 
+# The ids of the oldest entries of the feed: KEYS changes | ARGV count -> ids (where a
+#   trim by count cuts: store.py; the entries' fields stay on the server)
+OLDEST = """
+local entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', tonumber(ARGV[1]))
+local ids = {}
+for i, entry in ipairs(entries) do ids[i] = entry[1] end
+return ids
+"""
+
 # The end of the feed: KEYS changes, floor | ARGV micro -> {Redis' time, the last id or "",
 #   the floor or ""}
 LAST = (
@@ -574,6 +583,7 @@ FLAGS = {
     "RATE": "allow-oom",
     "TRIM": "allow-oom",
     "READ": "allow-oom",
+    "OLDEST": "allow-oom",
     "LAST": "allow-oom",
     "DROP": "allow-oom",
 }
@@ -594,6 +604,7 @@ def sources(flags: bool) -> dict[str, str]:
         "RATE": RATE,
         "TRIM": TRIM,
         "READ": READ,
+        "OLDEST": OLDEST,
         "LAST": LAST,
         "DROP": DROP,
     }

@@ -1272,11 +1272,32 @@ class RedisStore(Store):
             over = sum(int(n) for n in lengths) - max_events
             if over <= 0:
                 return
-            oldest = await self._read(ORIGIN, min(over, TRIM_CHUNK))
-            if not oldest:
+            cut = await self._oldest(min(over, TRIM_CHUNK))
+            if cut is None:
                 return
-            cut = oldest[-1].position
             await asyncio.gather(*(trim(b, self._next_id(cut, b), "") for b in self._buckets))
+
+    async def _oldest(self, count: int) -> Position | None:
+        """The position of the count-th oldest change over every bucket, or of an earlier
+        one: what a step of trimming by count may cut up to. Each bucket is asked for the
+        ids (not the entries) of twice its share of count; every change before the first
+        bucket's last id is among the answers, so the cut is exact up to there.
+        Tuning: asking each of 16 buckets for count entries, bodies and all, read 16 times
+        what a step removes (measured: a million events trimmed in 194 s on a 3+3 cluster)."""
+        buckets = len(self._buckets)
+        share = count if buckets == 1 else 2 * count // buckets + 1
+        calls = [([self._feeds[b]], [str(share)]) for b in self._buckets]
+        known: Position | None = None  # every change before this one is in the answers
+        found: list[Position] = []
+        for bucket, ids in enumerate(await self._script_in_buckets("OLDEST", calls)):
+            positions = [self._position(ident, bucket) for ident in ids]
+            found += positions
+            if len(positions) == share:
+                last = positions[-1]
+                upto = (last[0], last[1] + 1)
+                known = upto if known is None else min(known, upto)
+        before = sorted(p for p in found if known is None or p < known)[:count]
+        return before[-1] if before else None
 
     # tenants ---------------------------------------------------------------------------
 
