@@ -53,6 +53,23 @@ async def test_pages_walk_the_whole_order(engine: Store) -> None:
         assert seen == expected
 
 
+async def test_hits_of_more_paths_than_one_flush_stores_at_once(engine: Store) -> None:
+    """A store that buffers hits stores them in chunks (SQLite: 256 paths a transaction);
+    every hit of every path is there after a flush, and a GET's count includes it."""
+    paths = [f"/many-hits/{n:04d}" for n in range(700)]
+    await asyncio.gather(*(engine.put(NS, write(p), None) for p in paths))
+    for round_ in range(2):
+        await asyncio.gather(
+            *(engine.get(NS, p, now_ms(), True) for n, p in enumerate(paths) if n % 2 or round_)
+        )
+    await engine.flush()
+    for n in (0, 1, 255, 256, 257, 511, 512, 699):
+        got = await engine.get(NS, paths[n], now_ms(), False)
+        assert got is not None and got.hits == (2 if n % 2 else 1), (n, got)
+    top = await engine.top_hits(NS, 350, now_ms())
+    assert {path for path, hits in top} == set(paths[1::2]) and {h for _, h in top} == {2}
+
+
 async def test_top_hits_over_many_documents(engine: Store) -> None:
     paths = [f"/h/{n:02d}" for n in range(40)]
     await asyncio.gather(*(engine.put(NS, write(p), None) for p in paths))
