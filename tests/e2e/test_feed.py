@@ -373,29 +373,35 @@ def test_a_slow_watcher_is_cut_off_without_slowing_writers(
     server = start(KINDS[0], tmp_path, redis_servers, PATHKV_WATCH_BUFFER="50")
     try:
         _, token = tenant_token(server)
-        stuck = socket.create_connection(("127.0.0.1", server.port))
-        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        request = f"GET /-/watch?prefix=/ HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}"
-        stuck.sendall(request.encode() + b"\r\n\r\n")
-        time.sleep(0.5)
-        big = {"blob": "x" * 20_000}
-        began = time.monotonic()
-        with httpx.Client(base_url=server.base, timeout=30) as client:
-            for n in range(300):
-                answer = client.put(
-                    f"/s/{n}", json=big, headers={"authorization": f"Bearer {token}"}
-                )
-                assert answer.status_code == 201
-        assert time.monotonic() - began < 60  # writers went on (no timing claim beyond that)
-        stuck.settimeout(10)
-        received = b""
-        while True:
-            chunk = stuck.recv(1 << 20)
-            if not chunk:
-                break
-            received += chunk
-        assert b"event: reset" in received and b"fell too far behind" in received
-        stuck.close()
+        with socket.create_connection(("127.0.0.1", server.port)) as stuck:
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            request = f"GET /-/watch?prefix=/ HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}"
+            stuck.sendall(request.encode() + b"\r\n\r\n")
+            time.sleep(0.5)
+            big = {"blob": "x" * 20_000}
+            began = time.monotonic()
+            with httpx.Client(base_url=server.base, timeout=30) as client:
+                for n in range(300):
+                    answer = client.put(
+                        f"/s/{n}", json=big, headers={"authorization": f"Bearer {token}"}
+                    )
+                    assert answer.status_code == 201
+            assert time.monotonic() - began < 60  # writers went on (no timing claim beyond)
+            # What the server's send buffer took in before the cut-off (megabytes, by how
+            # fast the stream drained meanwhile) now comes through a 4 KB window, a few KB
+            # per delayed ACK: widen it, so reading to the end takes seconds, not minutes.
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            stuck.settimeout(10)
+            received = b""
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                chunk = stuck.recv(1 << 20)
+                if not chunk:
+                    break
+                received += chunk
+            else:
+                pytest.fail(f"the stream did not end; {len(received)} bytes read in 60 s")
+            assert b"event: reset" in received and b"fell too far behind" in received
     finally:
         server.stop()
 
