@@ -6,10 +6,11 @@ writes for it is in that bucket, whose keys share one hash tag, so one Redis Clu
 With one bucket (the default on a single Redis) the bucket's keys are the prefix's own, as
 before buckets existed; with more, bucket b's keys start ``P{<tag b>}:``, the tags chosen so
 their slots spread evenly over the cluster's 16384. Listing, ranking, export, sweep, usage
-and the change feed merge over the buckets (store.py). A script is given its bucket's keys
-(KEYS: a route to the slot and the keys it names); the document keys of a batch, and those
-an index walk meets, are built in the script from its bucket's base: the same hash tag,
-so the same slot, on the node the script runs on.
+and the change feed merge over the buckets (store.py). A script's KEYS name every key it
+touches (on a single Redis the batched GET and PUT name only their bucket's, a route: the
+client's cost is per argument); only the documents an index walk meets cannot be named in
+advance, and they are built in the script from its bucket's base: the same hash tag, so
+the same slot, on the node the script runs on.
 
 Times are Redis' own (``TIME`` in the scripts, relative lifetimes): every pathkv replica,
 whatever its clock says, agrees with Redis on what has expired.

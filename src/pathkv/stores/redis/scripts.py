@@ -6,7 +6,13 @@ Times come from Redis' clock (``TIME``, and lifetimes given as ``PX``), never fr
 with pathkv's clock behind or ahead of Redis', a document still lives exactly its TTL.
 
 The index and hit ranking outlive expired documents; entries whose document is gone are
-removed when listing or ranking meets them, and by `sweep`, which walks the whole index.
+removed when listing or ranking meets them (once the expiry index says the document's time
+has come: see ``due``), and by the sweep.
+
+KEYS name every key a script reaches, or, for the batched GET and PUT on a single Redis,
+the bucket's keys (store.py declares every key of a batch on a cluster, where Redis checks
+them before the script runs). What a walk meets (the documents of index entries) cannot be
+named in advance; every one of them lies in the slot of the declared keys.
 
 Conditions (mode): "" unconditional, "absent", "exists", "tags" (a flat list of version,
 digest pairs), "since" (one argument: Unix seconds the last write must not be after).
@@ -55,6 +61,17 @@ local function forget(keys, hits, sizes, usage, path)
   redis.call('ZREM', hits, path)
   -- B expiry lies beside B keys (layout.py).
   redis.call('ZREM', string.sub(keys, 1, -5) .. 'expiry', path)
+end
+-- Whether a walk may forget a path whose document it found missing: only once the expiry
+-- index says its time has come (or holds no entry for it: a keyspace from before that
+-- index). A document missing before its time was evicted, or is on another node for a
+-- moment (a Redis Cluster slot moving, its keys migrated one by one): the walk skips it
+-- and forgets nothing; the sweep does when its time comes.
+local function due(keys, path)
+  local at = redis.call('ZSCORE', string.sub(keys, 1, -5) .. 'expiry', path)
+  if not at then return true end
+  local clock = redis.call('TIME')
+  return tonumber(at) <= clock[1] * 1000 + math.floor(clock[2] / 1000)
 end
 -- The change feed (layout.py: a stream per bucket of its changes, in commit order). With
 -- several buckets (micro, set by the script from its arguments) an entry's id is Redis'
@@ -214,7 +231,7 @@ return cmsgpack.pack(out)
 """
 )
 
-# KEYS doc, hits, keys, sizes, usage, changes | ARGV path, namespace, micro ("u" or ""),
+# KEYS doc, hits, keys, sizes, usage, changes, expiry | ARGV path, namespace, micro ("u" or ""),
 #   mode, tags...
 #   -> 1 deleted, 0 missing, -1 condition
 # The change is recorded first: while Redis refuses to grow (maxmemory), the delete fails
@@ -236,7 +253,7 @@ return 1
 )
 
 # Walk the index from min to max, keep live paths, drop dead ones.
-# KEYS keys, hits, sizes, usage, changes | ARGV doc key prefix, min, max, limit,
+# KEYS keys, hits, sizes, usage, changes, expiry | ARGV doc key prefix, min, max, limit,
 #   with_values(0/1), namespace, micro -> paths, or {path, value, hits} triples
 LIST = (
     USAGE
@@ -251,8 +268,10 @@ while #out < limit do
   for _, path in ipairs(batch) do
     local d = redis.call('GET', ARGV[1] .. path)
     if not d then
-      forget(KEYS[1], KEYS[2], KEYS[3], KEYS[4], path)
-      changed(KEYS[5], ARGV[6], 'expire', path)
+      if due(KEYS[1], path) then
+        forget(KEYS[1], KEYS[2], KEYS[3], KEYS[4], path)
+        changed(KEYS[5], ARGV[6], 'expire', path)
+      end
     elseif ARGV[5] == '1' then
       out[#out + 1] = {path, d, redis.call('ZSCORE', KEYS[2], path) or '0'}
     else
@@ -295,11 +314,11 @@ while #out < limit do
       step = 1
       break
     end
-    if redis.call('EXISTS', ARGV[1] .. path) == 0 then
+    if redis.call('EXISTS', ARGV[1] .. path) == 1 then
+      out[#out + 1] = {path, 0}
+    elseif due(KEYS[1], path) then
       forget(KEYS[1], KEYS[2], KEYS[3], KEYS[4], path)
       changed(KEYS[5], ARGV[5], 'expire', path)
-    else
-      out[#out + 1] = {path, 0}
     end
     min = '(' .. path
     if #out >= limit then break end
@@ -309,7 +328,8 @@ return out
 """
 )
 
-# KEYS hits, keys, sizes, usage, changes | ARGV doc key prefix, limit, namespace, micro
+# KEYS hits, keys, sizes, usage, changes, expiry | ARGV doc key prefix, limit, namespace,
+#   micro
 TOP = (
     USAGE
     + """
@@ -327,7 +347,7 @@ while #out < 2 * limit do
         out[#out + 1] = batch[i]
         out[#out + 1] = batch[i + 1]
       end
-    else
+    elseif due(KEYS[2], batch[i]) then
       forget(KEYS[2], KEYS[1], KEYS[3], KEYS[4], batch[i])
       changed(KEYS[5], ARGV[3], 'expire', batch[i])
       removed = removed + 1
@@ -339,7 +359,7 @@ return out
 """
 )
 
-# KEYS doc, hits, keys, sizes, usage, changes
+# KEYS doc, hits, keys, sizes, usage, changes, expiry
 # ARGV path, whole value, version, expires, hits, size, namespace, micro
 RESTORE = (
     USAGE
@@ -362,8 +382,9 @@ return 1
 """
 )
 
-# What both sweeps do with one path: drop its entries when its document is gone (-2), and
-# say what is left of its lifetime otherwise (-1: none). KEYS 1, 2, 4, 5, 6 and ARGV 1, 3
+# What both sweeps do with one path: drop its entries when its document is gone (-2; -3
+# when it is missing before its time, see due: nothing is dropped), and say what is left of
+# its lifetime otherwise (-1: none). KEYS 1, 2, 4, 5, 6 and ARGV 1, 3
 # and 4 (micro) are the same in both.
 SWEEP_STEP = (
     USAGE
@@ -374,6 +395,7 @@ local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
 local function swept(path)
   local left = redis.call('PTTL', ARGV[1] .. path)
   if left == -2 then
+    if not due(KEYS[1], path) then return -3 end
     forget(KEYS[1], KEYS[2], KEYS[4], KEYS[5], path)
     changed(KEYS[6], ARGV[3], 'expire', path)
   end
@@ -398,7 +420,7 @@ for _, path in ipairs(due) do
     removed = removed + 1
   elseif left == -1 then
     redis.call('ZREM', KEYS[3], path)
-  else
+  elseif left >= 0 then
     redis.call('ZADD', KEYS[3], now + left, path)
   end
 end

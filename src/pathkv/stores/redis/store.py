@@ -31,7 +31,7 @@ import itertools
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import msgpack
@@ -158,6 +158,22 @@ FEED_POLL = 0.01
 SETTLE_LIMIT = 0.05
 # The highest sequence number a stream id may carry (Redis: 64 bits).
 LAST_SEQUENCE = (1 << 64) - 1
+# What a Redis Cluster node answers while a slot's keys move to another node one by one
+# (resharding): TRYAGAIN when a script's declared keys are split between the two nodes, and
+# an error from inside a script that reached for a key the node no longer holds. Neither
+# did anything that may not be done again: Redis checks a script's declared keys before it
+# runs, a document script declares every key it touches, and a walk changes nothing on the
+# strength of a document missing before its time (scripts.py). And the redirections the
+# client hands back from a batch instead of following them (MOVED, ASK: the script did not
+# run), and a primary that joined the cluster lacks the scripts until the client, which
+# learns the topology every second, loads them there (NOSCRIPT). Such a call is made again,
+# with a growing pause, for up to MOVING_LIMIT seconds.
+SLOT_MOVING = ("tryagain", "non local key", "noscript", "moved:", "ask:")  # lowered
+MOVING_PAUSE = 0.005
+# Tuning: how long a request waits for a slot's move to end. A script that creates a
+# document is refused (TRYAGAIN) until every key of its bucket is on one node, and
+# redis-cli's reshard moves a bucket of 100,000 documents in a few seconds.
+MOVING_LIMIT = 5.0
 
 
 def waited(options: RedisOptions) -> float:
@@ -280,6 +296,23 @@ def _distinct(entries: Iterator[Any]) -> Iterator[Any]:
         if name != last:
             yield entry
         last = name
+
+
+def _touched(
+    first: list[str], documents: Iterable[tuple[str, str]], named: tuple[str, ...]
+) -> list[str]:
+    """Every key a batch script touches (KEYS on a cluster, where Redis checks them before
+    the script runs: while a slot moves, a script whose keys are split between two nodes is
+    refused whole, never run halfway): first, then per document its string and the keys
+    named of its key base.
+    Tuning: only on a cluster; one Redis needs no such check, and the client's cost is per
+    argument (bench/findings.md item 9)."""
+    keys = dict.fromkeys(first)
+    for base, path in documents:
+        keys[base + "d:" + path] = None
+        for name in named:
+            keys[base + name] = None
+    return list(keys)
 
 
 def _major_version(info: str) -> int:
@@ -538,6 +571,23 @@ class RedisStore(Store):
     # helpers ---------------------------------------------------------------------------
 
     async def _call(self, operation: Any) -> Any:
+        if not self.options.cluster:
+            return await self._call_once(operation)
+        return await self._while_moving(lambda: self._call_once(operation))
+
+    async def _while_moving(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """attempt(), made again while the cluster answers that its slot is moving."""
+        pause, until = MOVING_PAUSE, time.monotonic() + MOVING_LIMIT
+        while True:
+            try:
+                return await attempt()
+            except StoreError as exc:
+                if time.monotonic() > until or not any(m in str(exc).lower() for m in SLOT_MOVING):
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+    async def _call_once(self, operation: Any) -> Any:
         if self._layout_problem is not None:
             raise StoreError(self._layout_problem)
         if not self._clients:
@@ -581,7 +631,12 @@ class RedisStore(Store):
         return client.custom_command(command, route=self._route)
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        """A script; a cluster client sends it to the node of its first key."""
+        """A script; a cluster client sends it to the node of its first key, as a batch of
+        one: the client then hands back a TRYAGAIN at once, where for a single call it
+        would wait 1.28 s before asking again itself (longer than PATHKV_REDIS_TIMEOUT's
+        default), and _while_moving asks again within milliseconds."""
+        if self.options.cluster:
+            return (await self._script_in_buckets(name, [(keys, args)]))[0]
         script = self._scripts[name]
         return await self._call(lambda c: c.invoke_script(script, keys=keys, args=args))
 
@@ -597,8 +652,13 @@ class RedisStore(Store):
         batch: the client sends one pipeline to each node, not a request per bucket.
         Tuning: about half the client's CPU of as many separate calls (measured: 16 calls
         1.5 ms, one batch of 16 0.66 ms), which is what a merged page costs."""
-        if len(calls) == 1:
-            return [await self._script(name, *calls[0])]
+        if not self.options.cluster:
+            if len(calls) == 1:
+                return [await self._script(name, *calls[0])]
+            return await self._scripts_once(name, calls)
+        return await self._while_moving(lambda: self._scripts_once(name, calls))
+
+    async def _scripts_once(self, name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         sha = self._scripts[name].get_hash()
         cluster = bool(self.options.cluster)
 
@@ -609,12 +669,12 @@ class RedisStore(Store):
             return built
 
         for _ in range(2):
-            results = await self._call(lambda c: c.exec(batch(), raise_on_error=False))
+            results = await self._call_once(lambda c: c.exec(batch(), raise_on_error=False))
             failed = [r for r in results if isinstance(r, RequestError)]
             if not any("NoScript" in str(r) or "NOSCRIPT" in str(r) for r in failed):
                 break
             # Not loaded yet on some node (a batch sends the hash only): load it everywhere.
-            await self._call(functools.partial(self._load, name))
+            await self._call_once(functools.partial(self._load, name))
         if failed:
             text = str(failed[0])
             if "OOM" in text:
@@ -669,6 +729,9 @@ class RedisStore(Store):
                     *others,
                 )
         keys = [self._namespace_sets[bucket], self._feeds[bucket]]
+        if self.options.cluster:
+            touched = ((item[0], item[2].path) for item in items)
+            keys = _touched(keys, touched, ("hits", "keys", "expiry", "sizes", "usage"))
         if len(self._buckets) > 1 and any(item[4] is not None for item in items):
             # Writes under limits run in the order they were counted (_put_counted): one
             # such batch at a time per bucket (a script reloaded after NOSCRIPT, or another
@@ -687,7 +750,7 @@ class RedisStore(Store):
         script = self._scripts[name]
         wanted = self.options.wait_replicas
         if not wanted:
-            return await self._call(lambda c: c.invoke_script(script, keys=keys, args=args))
+            return await self._script(name, keys, args)
         wait = ["WAIT", str(wanted), str(max(1, int(self.options.wait_timeout * 1000)))]
         # On a cluster, to the primary that took the write.
         route = SlotKeyRoute(SlotType.PRIMARY, keys[0]) if self.options.cluster else None
@@ -801,7 +864,10 @@ class RedisStore(Store):
 
     async def _get_many(self, bucket: int, items: list[tuple[str, str, bool]]) -> list[Any]:
         batch = list(itertools.chain.from_iterable(items))
-        reply = await self._script("GET", [self._roots[bucket]], [_pack(batch)])
+        keys = [self._roots[bucket]]
+        if self.options.cluster:
+            keys = _touched(keys, ((base, path) for base, path, _ in items), ("hits",))
+        reply = await self._script("GET", keys, [_pack(batch)])
         return GET_REPLY.split(_unpack(reply))
 
     async def get(self, ns: Namespace, path: str, now: int, count_hit: bool) -> Record | None:
@@ -819,7 +885,7 @@ class RedisStore(Store):
         mode, tags = _condition(expect)
         result = await self._write(
             "DELETE",
-            [*self._document_keys(base, path), self._feeds[bucket]],
+            self._document_keys(base, path, bucket),
             [path, ns.name, self._micro, mode, *tags],
         )
         if result == -1:
@@ -860,7 +926,7 @@ class RedisStore(Store):
             bucket: int, after: str | None, inclusive: bool, count: int
         ) -> tuple[list[str], list[Any]]:
             base = self._layout.base(ns, bucket)
-            keys = [*self._index_keys(base), self._feeds[bucket]]
+            keys = self._index_keys(base, bucket)
             low, high = self._range(prefix, after, inclusive)
             return keys, [base + "d:", low, high, str(count), *args, self._micro]
 
@@ -928,13 +994,17 @@ class RedisStore(Store):
         )
         return [(_text(name), bool(folder)) for name, folder in found]
 
-    @staticmethod
-    def _index_keys(base: str) -> list[str]:
-        return [base + "keys", base + "hits", base + "sizes", base + "usage"]
+    def _index_keys(self, base: str, bucket: int) -> list[str]:
+        """KEYS of LIST and LEVEL: the index, then the bucket's feed, then what the script
+        reaches from them (the expiry index, beside the index)."""
+        keys = [base + "keys", base + "hits", base + "sizes", base + "usage"]
+        return [*keys, self._feeds[bucket], base + "expiry"]
 
-    @staticmethod
-    def _document_keys(base: str, path: str) -> list[str]:
-        return [base + "d:" + path, base + "hits", base + "keys", base + "sizes", base + "usage"]
+    def _document_keys(self, base: str, path: str, bucket: int) -> list[str]:
+        """KEYS of DELETE and RESTORE: the document and its index entries, the bucket's
+        feed, then what the script reaches from them (the expiry index)."""
+        keys = [base + "d:" + path, base + "hits", base + "keys", base + "sizes", base + "usage"]
+        return [*keys, self._feeds[bucket], base + "expiry"]
 
     async def records(self, ns: Namespace, after: str | None, limit: int, now: int) -> list[Record]:
         found = await self._listed(ns, "LIST", after, False, limit, ["1", ns.name], "/")
@@ -950,7 +1020,7 @@ class RedisStore(Store):
             await self._call(lambda c: c.sadd(self._namespace_sets[bucket], [ns.name]))
         result = await self._write(
             "RESTORE",
-            [*self._document_keys(base, record.path), self._feeds[bucket]],
+            self._document_keys(base, record.path, bucket),
             [
                 record.path,
                 _stored_value(record),
@@ -1007,7 +1077,8 @@ class RedisStore(Store):
         def call(bucket: int, count: int) -> tuple[list[str], list[Any]]:
             base = self._layout.base(ns, bucket)
             keys = [base + "hits", base + "keys", base + "sizes", base + "usage"]
-            return [*keys, self._feeds[bucket]], [base + "d:", str(count), ns.name, self._micro]
+            keys += [self._feeds[bucket], base + "expiry"]
+            return keys, [base + "d:", str(count), ns.name, self._micro]
 
         async def ask(buckets: list[int]) -> list[list[tuple[str, int]]]:
             replies = await self._script_in_buckets("TOP", [call(b, count[b]) for b in buckets])
@@ -1339,7 +1410,10 @@ class RedisStore(Store):
             [value for b in limits for value in (home + RATES + b.key, b.limit, b.window_ms)]
             for limits in requests
         ]
-        replies: list[Any] = _unpack(await self._script("RATE", [home], [_pack(batch)]))
+        keys = [home]
+        if self.options.cluster:  # every key the script touches (see _touched)
+            keys += dict.fromkeys(home + RATES + b.key for limits in requests for b in limits)
+        replies: list[Any] = _unpack(await self._script("RATE", keys, [_pack(batch)]))
         return replies
 
     async def take(self, buckets: list[Bucket], now: int) -> Taken:
