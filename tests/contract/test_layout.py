@@ -123,3 +123,43 @@ def test_bucket_tags_spread_over_the_slots() -> None:
     layout = Layout("pathkv:", 16, cluster=True)
     chosen = {layout.bucket(DEFAULT, f"/doc/{n}") for n in range(400)}
     assert chosen == set(range(16))
+
+
+@pytest.mark.parametrize("where", ["one Redis", "cluster"])
+async def test_a_document_missing_before_its_time(
+    where: str, request: pytest.FixtureRequest
+) -> None:
+    """A document string gone while its lifetime runs (evicted, or on a cluster not yet on
+    the node a walk runs on, its slot moving): one Redis forgets it when a listing meets it
+    (an evicted document leaves the index and its namespace's usage); a cluster lists it
+    not, but forgets nothing until its time, which the sweep keeps."""
+    if where == "cluster":
+        cluster = request.getfixturevalue("redis_clusters")["redis"]
+        url, nodes = cluster.url, cluster.nodes[: cluster.primaries]
+    else:
+        server = request.getfixturevalue("redis_servers")["redis"]
+        url, nodes = server.url, [server]
+    prefix = f"m{uuid.uuid4().hex[:8]}:"
+    settings = Settings(store=url, redis_prefix=prefix)
+    store = open_store(settings)
+    await store.open()
+    try:
+        await store.put(DEFAULT, write("/stays"), None)
+        await store.put(DEFAULT, write("/gone"), None)
+        layout = Layout(prefix, 16 if where == "cluster" else 1, cluster=where == "cluster")
+        base = layout.base(DEFAULT, layout.bucket(DEFAULT, "/gone"))
+        for node in nodes:  # only the node that serves the slot has it
+            node.command("DEL", base + "d:/gone")
+        listed = await store.keys(DEFAULT, "/", None, 10, now_ms())
+        assert listed == ["/stays"]
+        usage = await store.usage(DEFAULT)
+        # A score where the path is indexed, $-1 where not, MOVED from other primaries.
+        scores = [node.command("ZSCORE", base + "keys", "/gone") for node in nodes]
+        kept = any(score.startswith(b"$") and score != b"$-1\r\n" for score in scores)
+        if where == "cluster":
+            assert kept and usage.documents == 2
+            assert await store.sweep(DEFAULT, now_ms(), 100) == 0
+        else:
+            assert not kept and usage.documents == 1
+    finally:
+        await store.close()

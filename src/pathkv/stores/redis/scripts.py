@@ -6,8 +6,8 @@ Times come from Redis' clock (``TIME``, and lifetimes given as ``PX``), never fr
 with pathkv's clock behind or ahead of Redis', a document still lives exactly its TTL.
 
 The index and hit ranking outlive expired documents; entries whose document is gone are
-removed when listing or ranking meets them (once the expiry index says the document's time
-has come: see ``due``), and by the sweep.
+removed when listing or ranking meets them (on a cluster, once the expiry index says the
+document's time has come: see DUE_ON_CLUSTER), and by the sweep.
 
 KEYS name every key a script reaches, or, for the batched GET and PUT on a single Redis,
 the bucket's keys (store.py declares every key of a batch on a cluster, where Redis checks
@@ -47,9 +47,29 @@ local function holds(cur, mode, tags)
 end
 """
 
+# Whether a walk may forget a path whose document it found missing. On a cluster, only once
+# the expiry index says its time has come (or holds no entry for it: a keyspace from before
+# that index): a document missing before its time may be on another node for a moment (a
+# slot moving, its keys migrated one by one), or was evicted; the walk skips it and forgets
+# nothing, and the sweep does when its time comes. On one Redis a document is missing only
+# because it expired or was evicted: forgotten at once (an evicted one would otherwise stay
+# counted in its namespace's usage until its time). sources() picks one.
+DUE_ON_CLUSTER = """
+local function due(keys, path)
+  local at = redis.call('ZSCORE', string.sub(keys, 1, -5) .. 'expiry', path)
+  if not at then return true end
+  local clock = redis.call('TIME')
+  return tonumber(at) <= clock[1] * 1000 + math.floor(clock[2] / 1000)
+end
+"""
+DUE_AT_ONCE = """
+local function due(keys, path) return true end
+"""
+
 # Usage: ``B sizes`` holds the length of every indexed path's body and ``B usage`` their
 # count and sum; every script that adds or drops an index entry goes through these two.
-USAGE = """
+USAGE = (
+    """
 local function forget(keys, hits, sizes, usage, path)
   local size = redis.call('HGET', sizes, path)
   if size then
@@ -62,17 +82,9 @@ local function forget(keys, hits, sizes, usage, path)
   -- B expiry lies beside B keys (layout.py).
   redis.call('ZREM', string.sub(keys, 1, -5) .. 'expiry', path)
 end
--- Whether a walk may forget a path whose document it found missing: only once the expiry
--- index says its time has come (or holds no entry for it: a keyspace from before that
--- index). A document missing before its time was evicted, or is on another node for a
--- moment (a Redis Cluster slot moving, its keys migrated one by one): the walk skips it
--- and forgets nothing; the sweep does when its time comes.
-local function due(keys, path)
-  local at = redis.call('ZSCORE', string.sub(keys, 1, -5) .. 'expiry', path)
-  if not at then return true end
-  local clock = redis.call('TIME')
-  return tonumber(at) <= clock[1] * 1000 + math.floor(clock[2] / 1000)
-end
+"""
+    + DUE_ON_CLUSTER
+    + """
 -- The change feed (layout.py: a stream per bucket of its changes, in commit order). With
 -- several buckets (micro, set by the script from its arguments) an entry's id is Redis'
 -- time in microseconds, so that the streams of different buckets merge in commit order;
@@ -119,6 +131,7 @@ local function remember(sizes, usage, path, old, size)
   end
 end
 """
+)
 
 # The start of a batched script: ARGV[1] is the batch in MessagePack (laid out as in
 # layout.py); the answer is collected flat in `out`, `n` entries so far, and goes back as one
@@ -611,8 +624,9 @@ FLAGS = {
 }
 
 
-def sources(flags: bool) -> dict[str, str]:
-    """Every script by name, with its flags line when the server reads one."""
+def sources(flags: bool, cluster: bool) -> dict[str, str]:
+    """Every script by name, with its flags line when the server reads one, and the rule
+    for documents missing before their time that fits the server (DUE_ON_CLUSTER)."""
     scripts = {
         "GET": GET,
         "PUT": PUT,
@@ -630,6 +644,8 @@ def sources(flags: bool) -> dict[str, str]:
         "LAST": LAST,
         "DROP": DROP,
     }
+    if not cluster:
+        scripts = {name: s.replace(DUE_ON_CLUSTER, DUE_AT_ONCE) for name, s in scripts.items()}
     if not flags:
         return scripts
     return {

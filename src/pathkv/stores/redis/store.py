@@ -162,12 +162,12 @@ LAST_SEQUENCE = (1 << 64) - 1
 # (resharding): TRYAGAIN when a script's declared keys are split between the two nodes, and
 # an error from inside a script that reached for a key the node no longer holds. Neither
 # did anything that may not be done again: Redis checks a script's declared keys before it
-# runs, a document script declares every key it touches, and a walk changes nothing on the
-# strength of a document missing before its time (scripts.py). And the redirections the
-# client hands back from a batch instead of following them (MOVED, ASK: the script did not
-# run), and a primary that joined the cluster lacks the scripts until the client, which
-# learns the topology every second, loads them there (NOSCRIPT). Such a call is made again,
-# with a growing pause, for up to MOVING_LIMIT seconds.
+# runs, a document script declares every key it touches, and on a cluster a walk changes
+# nothing on the strength of a document missing before its time (scripts.py). And the
+# redirections the client hands back from a batch instead of following them (MOVED, ASK:
+# the script did not run), and a primary that joined the cluster lacks the scripts until
+# the client, which learns the topology every second, loads them there (NOSCRIPT). Such a
+# call is made again, with a growing pause, for up to MOVING_LIMIT seconds.
 SLOT_MOVING = ("tryagain", "non local key", "noscript", "moved:", "ask:")  # lowered
 MOVING_PAUSE = 0.005
 # Tuning: how long a request waits for a slot's move to end. A script that creates a
@@ -405,7 +405,7 @@ class RedisStore(Store):
 
     def _use_scripts(self, flags: bool) -> None:
         self._flags = flags
-        self._sources = lua.sources(flags)
+        self._sources = lua.sources(flags, bool(self.options.cluster))
         self._scripts = {
             name: Script(source)  # type: ignore[no-untyped-call]
             for name, source in self._sources.items()
