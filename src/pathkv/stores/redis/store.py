@@ -659,6 +659,12 @@ class RedisStore(Store):
         return await self._while_moving(lambda: self._scripts_once(name, calls))
 
     async def _scripts_once(self, name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        return list(await self._call_once(lambda c: self._run_scripts(c, name, calls)))
+
+    async def _run_scripts(
+        self, client: Any, name: str, calls: list[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """The script once per call, in one batch on one client (its connections)."""
         sha = self._scripts[name].get_hash()
         cluster = bool(self.options.cluster)
 
@@ -669,12 +675,12 @@ class RedisStore(Store):
             return built
 
         for _ in range(2):
-            results = await self._call_once(lambda c: c.exec(batch(), raise_on_error=False))
+            results = await client.exec(batch(), raise_on_error=False)
             failed = [r for r in results if isinstance(r, RequestError)]
             if not any("NoScript" in str(r) or "NOSCRIPT" in str(r) for r in failed):
                 break
             # Not loaded yet on some node (a batch sends the hash only): load it everywhere.
-            await self._call_once(functools.partial(self._load, name))
+            await self._load(name, client)
         if failed:
             text = str(failed[0])
             if "OOM" in text:
@@ -752,13 +758,15 @@ class RedisStore(Store):
         if not wanted:
             return await self._script(name, keys, args)
         wait = ["WAIT", str(wanted), str(max(1, int(self.options.wait_timeout * 1000)))]
-        # On a cluster, to the primary that took the write.
+        # On a cluster, to the primary that took the write (the script as a batch of one,
+        # as _script sends it there; WAIT then on the same client, so the same connection).
         route = SlotKeyRoute(SlotType.PRIMARY, keys[0]) if self.options.cluster else None
 
         async def replicated(client: Any) -> tuple[Any, int]:
-            result = await client.invoke_script(script, keys=keys, args=args)
             if route is None:
+                result = await client.invoke_script(script, keys=keys, args=args)
                 return result, int(await client.custom_command(wait))
+            [result] = await self._run_scripts(client, name, [(keys, args)])
             return result, int(await client.custom_command(wait, route=route))
 
         result, reached = await self._call(replicated)
